@@ -1,0 +1,1 @@
+//! Row builder (being written).

@@ -1,0 +1,10 @@
+//! The homesoc workspace on disk: one Delta Lake table per Sentinel table.
+//!
+//! A workspace is a folder. Each table lives in `tables/<Name>/` as a Delta
+//! table partitioned by the UTC day of `TimeGenerated`, so any Delta reader
+//! (Spark, DuckDB, Polars, delta-rs) can read it. [`schema`] says how KQL
+//! columns are laid out in the Parquet files.
+
+pub mod builder;
+pub mod schema;
+pub mod tables;
