@@ -62,6 +62,7 @@ pub struct FunctionDef {
 
 /// The final expression of a function body.
 #[derive(Debug, Clone, PartialEq)]
+#[allow(clippy::large_enum_variant)] // boxing would change the public shape
 pub enum LetBody {
     Scalar(Expr),
     Tabular(TabularExpr),
@@ -93,6 +94,7 @@ pub struct TabularExpr {
 
 /// Where rows come from at the start of a pipeline.
 #[derive(Debug, Clone, PartialEq)]
+#[allow(clippy::large_enum_variant)] // boxing would change the public shape
 pub enum Source {
     /// A table or a tabular `let` name: `SecurityEvent`, `['My Table']`.
     Table(Ident),
@@ -273,7 +275,11 @@ pub enum JoinCondition {
     Column(Ident),
     /// `$left.A == $right.B` (either side order in the text is accepted and
     /// normalized so `left` names the left table's column).
-    Equal { left: Ident, right: Ident, span: Span },
+    Equal {
+        left: Ident,
+        right: Ident,
+        span: Span,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -343,18 +349,45 @@ pub enum ExprKind {
     /// literal forms that take expressions (`datetime(null)` is a literal).
     Call(Call),
     /// `a.b`: property access on a dynamic value.
-    Member { target: Box<Expr>, member: Ident },
+    Member {
+        target: Box<Expr>,
+        member: Ident,
+    },
     /// `a[expr]`: index or key access on a dynamic value.
-    Index { target: Box<Expr>, index: Box<Expr> },
-    Unary { op: UnaryOp, operand: Box<Expr> },
-    Binary { op: BinaryOp, left: Box<Expr>, right: Box<Expr> },
+    Index {
+        target: Box<Expr>,
+        index: Box<Expr>,
+    },
+    Unary {
+        op: UnaryOp,
+        operand: Box<Expr>,
+    },
+    Binary {
+        op: BinaryOp,
+        left: Box<Expr>,
+        right: Box<Expr>,
+    },
     /// `x in (a, b)`, `x !in~ (...)`; the list may hold one tabular
     /// expression instead of scalars.
-    In { target: Box<Expr>, list: InList, negated: bool, case_sensitive: bool },
+    In {
+        target: Box<Expr>,
+        list: InList,
+        negated: bool,
+        case_sensitive: bool,
+    },
     /// `x between (a .. b)` / `x !between (a .. b)`.
-    Between { target: Box<Expr>, low: Box<Expr>, high: Box<Expr>, negated: bool },
+    Between {
+        target: Box<Expr>,
+        low: Box<Expr>,
+        high: Box<Expr>,
+        negated: bool,
+    },
     /// `x has_any (a, b)` / `x has_all (...)`.
-    HasAny { target: Box<Expr>, list: InList, all: bool },
+    HasAny {
+        target: Box<Expr>,
+        list: InList,
+        all: bool,
+    },
     /// `*` as an argument (`arg_max(T, *)`, `count(*)`).
     Star,
     /// `(expr)` parenthesized; kept so generated column names can follow

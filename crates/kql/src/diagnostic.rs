@@ -53,7 +53,10 @@ pub fn render_diagnostic(text: &str, diagnostic: &Diagnostic) -> String {
 
     let gutter = line_number.to_string();
     let pad = " ".repeat(gutter.len());
-    let mut out = format!("error: {}\n{pad} |\n{gutter} | {line}\n", diagnostic.message);
+    let mut out = format!(
+        "error: {}\n{pad} |\n{gutter} | {line}\n",
+        diagnostic.message
+    );
     out.push_str(&format!(
         "{pad} | {}{}\n",
         " ".repeat(column),
@@ -78,7 +81,10 @@ mod tests {
         let rendered = render_diagnostic(text, &diagnostic);
         assert!(rendered.contains("2 | | where IpAdress == 1"), "{rendered}");
         assert!(rendered.contains("  |         ^^^^^^^^\n"), "{rendered}");
-        assert!(rendered.contains("help: did you mean `IpAddress`?"), "{rendered}");
+        assert!(
+            rendered.contains("help: did you mean `IpAddress`?"),
+            "{rendered}"
+        );
     }
 
     #[test]
