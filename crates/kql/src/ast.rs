@@ -100,6 +100,9 @@ pub enum Source {
     Table(Ident),
     /// A call of a tabular function: `f(1, "x")`, `materialize(T)`,
     /// `table("Name")`, `toscalar` is scalar and never appears here.
+    /// `externaldata(a: string) [urls] with (props)` is also a call named
+    /// `externaldata`: one named argument per column whose value is the type
+    /// name, then the URLs, then the `with` properties as named arguments.
     Call(Call),
     /// `union [kind=..] [withsource=Name] [isfuzzy=true] T1, T2, ...` at the
     /// start of a query.

@@ -1,7 +1,7 @@
 //! On-demand KQL tokenizer.
 //!
-//! The parser asks for one token at a byte offset instead of tokenizing the
-//! whole text up front. Typed literals such as `datetime(2020-01-01 10:00)`
+//! The parser lexes one token at a time from a byte offset instead of
+//! tokenizing the whole text up front. Typed literals such as `datetime(2020-01-01 10:00)`
 //! and `dynamic({...})` hold raw text that is not a token stream, so the
 //! parser scans those characters itself and resumes lexing after them.
 

@@ -1,8 +1,14 @@
 //! Scalar expressions, calls and named expressions.
 //!
-//! Precedence from lowest to highest: `or`; `and`; comparisons and string
-//! operators (`==`, `has`, `in`, `between`, ...), which associate to the
-//! left; `+ -`; `* / %`; unary `- +`; postfix `.name`, `[index]`.
+//! Precedence from lowest to highest:
+//! 1. `or`
+//! 2. `and`
+//! 3. comparisons and string operators (`==`, `has`, `in`, `between`, ...),
+//!    which associate to the left
+//! 4. `+` and `-`
+//! 5. `*`, `/` and `%`
+//! 6. unary `-` and `+`
+//! 7. postfix `.name` and `[index]`
 
 use super::tabular::ExprOrTabular;
 use super::{PResult, Parser};
@@ -292,9 +298,31 @@ impl Parser<'_> {
     }
 
     fn parse_postfix(&mut self) -> PResult<Expr> {
-        let mut expr = self.parse_primary()?;
+        let expr = self.parse_primary()?;
+        let saved_height = self.height;
+        let result = self.parse_postfix_chain(expr);
+        self.height = saved_height;
+        result
+    }
+
+    /// Applies `.member` and `[index]` suffixes to `expr`. Each suffix adds a
+    /// level to the tree, counted against [`super::MAX_HEIGHT`]; the caller
+    /// restores the height afterwards.
+    fn parse_postfix_chain(&mut self, mut expr: Expr) -> PResult<Expr> {
         loop {
             let token = self.peek()?;
+            if matches!(token.kind, TokenKind::Dot | TokenKind::LBracket) {
+                if self.height >= super::MAX_HEIGHT {
+                    return Err(Diagnostic::new(
+                        format!(
+                            "expression is too long: more than {} chained operators",
+                            super::MAX_HEIGHT
+                        ),
+                        token.span,
+                    ));
+                }
+                self.height += 1;
+            }
             let start = expr.span.start;
             match token.kind {
                 TokenKind::Dot => {

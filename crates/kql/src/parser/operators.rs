@@ -281,7 +281,7 @@ impl Parser<'_> {
     fn parse_rename_list(&mut self) -> PResult<Vec<(Ident, Ident)>> {
         let mut items = Vec::new();
         loop {
-            let new = self.parse_ident("for the new column name")?;
+            let new = self.parse_ident("for the new column")?;
             self.expect(
                 &TokenKind::Assign,
                 "between the new and the old column name",

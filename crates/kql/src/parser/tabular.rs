@@ -244,7 +244,13 @@ impl Parser<'_> {
         }
         let expr = self.parse_expr()?;
         if !self.at(&TokenKind::Pipe)? {
-            return Ok(ExprOrTabular::Expr(expr));
+            return Ok(match expr.kind {
+                ExprKind::Tabular(tabular) => ExprOrTabular::Tabular(tabular),
+                kind => ExprOrTabular::Expr(Expr {
+                    kind,
+                    span: expr.span,
+                }),
+            });
         }
         let span = expr.span;
         let Some(source) = expr_to_source(expr) else {
