@@ -1,2 +1,129 @@
-//! placeholder
-pub fn placeholder() {}
+//! KQL semantics on Apache DataFusion.
+//!
+//! [`Engine::run`] parses a query with the `kql` crate, binds it against a
+//! [`Catalog`], builds a DataFusion logical plan (no SQL text in between),
+//! and executes it. Results come back as a [`QueryResult`]: Arrow batches
+//! plus the KQL type of each column, which [`output`] renders as JSON, CSV
+//! or a text table.
+//!
+//! Engine types: datetime and timespan are `Int64` 100 ns ticks, dynamic is
+//! JSON text in `Utf8`. See [`time`] and [`plan::physical_type`].
+
+pub mod catalog;
+pub mod error;
+pub mod functions;
+pub mod output;
+pub mod plan;
+pub mod time;
+mod udf;
+pub mod value;
+
+use std::time::Duration;
+
+use arrow::record_batch::RecordBatch;
+use datafusion::prelude::{SessionConfig, SessionContext};
+
+pub use catalog::{Catalog, StaticCatalog};
+pub use error::EngineError;
+pub use plan::{Column, Relation};
+
+/// Settings of one query run.
+#[derive(Debug, Clone)]
+pub struct QueryOptions {
+    /// The instant `now()` and `ago()` use, in ticks since the Unix epoch.
+    pub now_ticks: i64,
+    /// The longest a query may run before it is cancelled.
+    pub timeout: Duration,
+}
+
+impl Default for QueryOptions {
+    fn default() -> Self {
+        QueryOptions {
+            now_ticks: time::ticks_from_datetime(chrono::Utc::now()),
+            timeout: Duration::from_secs(300),
+        }
+    }
+}
+
+/// The rows of a query, with the KQL type of each column.
+#[derive(Debug, Clone)]
+pub struct QueryResult {
+    pub columns: Vec<Column>,
+    pub batches: Vec<RecordBatch>,
+}
+
+impl QueryResult {
+    pub fn row_count(&self) -> usize {
+        self.batches.iter().map(RecordBatch::num_rows).sum()
+    }
+}
+
+/// Runs KQL queries. Cheap to clone; one engine serves many queries.
+#[derive(Clone)]
+pub struct Engine {
+    context: SessionContext,
+}
+
+impl Default for Engine {
+    fn default() -> Self {
+        Engine::new()
+    }
+}
+
+impl Engine {
+    pub fn new() -> Engine {
+        let config = SessionConfig::new()
+            .with_target_partitions(std::thread::available_parallelism().map_or(2, |n| n.get()))
+            .with_information_schema(false);
+        Engine {
+            context: SessionContext::new_with_config(config),
+        }
+    }
+
+    /// The DataFusion session, for catalogs that need to register object
+    /// stores or read tables through it.
+    pub fn session(&self) -> &SessionContext {
+        &self.context
+    }
+
+    /// Parses and plans a query without running it.
+    pub fn plan(&self, text: &str, catalog: &dyn Catalog, options: &QueryOptions) -> Result<Relation, EngineError> {
+        let query = kql::parse(text).map_err(EngineError::Syntax)?;
+        let mut planner = plan::Planner::new(catalog, options.now_ticks);
+        planner.plan_query(&query)
+    }
+
+    /// Parses, plans and runs a query.
+    pub async fn run(&self, text: &str, catalog: &dyn Catalog, options: &QueryOptions) -> Result<QueryResult, EngineError> {
+        let relation = self.plan(text, catalog, options)?;
+        let columns = relation.columns.clone();
+        let run = async {
+            let frame = self
+                .context
+                .execute_logical_plan(relation.plan)
+                .await
+                .map_err(|e| EngineError::Execution(e.to_string()))?;
+            frame.collect().await.map_err(|e| EngineError::Execution(e.to_string()))
+        };
+        let batches = tokio::time::timeout(options.timeout, run).await.map_err(|_| {
+            EngineError::Execution(format!(
+                "the query did not finish within {} s and was cancelled; narrow the time range or raise the timeout",
+                options.timeout.as_secs()
+            ))
+        })??;
+        Ok(QueryResult { columns, batches })
+    }
+
+    /// Returns the optimized DataFusion plan of a query as text.
+    pub async fn explain(&self, text: &str, catalog: &dyn Catalog, options: &QueryOptions) -> Result<String, EngineError> {
+        let relation = self.plan(text, catalog, options)?;
+        let logical = format!("{}", relation.plan.display_indent());
+        let frame = self
+            .context
+            .execute_logical_plan(relation.plan)
+            .await
+            .map_err(|e| EngineError::Execution(e.to_string()))?;
+        let optimized = frame.into_optimized_plan().map_err(|e| EngineError::Execution(e.to_string()))?;
+        Ok(format!("logical plan:\n{logical}\n\noptimized plan:\n{}", optimized.display_indent()))
+    }
+}

@@ -1,3 +1,75 @@
-fn main() {
-    let _ = (engine::placeholder, store::placeholder);
+//! The `homesoc` command line.
+
+mod catalog;
+mod import;
+mod query;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// homesoc: a self-hosted security operations center in one program.
+#[derive(Debug, Parser)]
+#[command(name = "homesoc", version, about)]
+struct Cli {
+    /// Workspace folder that holds the tables.
+    #[arg(long, global = true, env = "HOMESOC_DATA_DIR", default_value = "./homesoc-data")]
+    data_dir: PathBuf,
+
+    /// Log level filter, for example `info` or `homesoc=debug`.
+    #[arg(long, global = true, env = "HOMESOC_LOG", default_value = "warn")]
+    log: String,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Import events from files.
+    Import {
+        #[command(subcommand)]
+        source: import::ImportSource,
+    },
+    /// List the tables with row counts and time ranges.
+    Tables {
+        /// Print the list as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run a KQL query.
+    Query(query::QueryArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let filter = tracing_subscriber::EnvFilter::try_new(&cli.log)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("error: cannot start the async runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Import { source } => import::run(&cli.data_dir, source).await,
+            Command::Tables { json } => query::tables(&cli.data_dir, json).await,
+            Command::Query(args) => query::run(&cli.data_dir, args).await,
+        }
+    });
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
 }

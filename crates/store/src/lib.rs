@@ -8,3 +8,9 @@
 pub mod builder;
 pub mod schema;
 pub mod tables;
+pub mod error;
+pub mod workspace;
+
+pub use error::StoreError;
+pub use schema::{ColumnDef, TableDef};
+pub use workspace::{Import, TableInfo, Workspace};

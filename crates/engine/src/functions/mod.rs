@@ -1,0 +1,45 @@
+//! KQL scalar functions and operators as DataFusion expressions.
+//!
+//! Where a DataFusion built-in has KQL's semantics it is used directly;
+//! otherwise the function is a `kql_*` UDF built with [`crate::udf`].
+
+pub mod convert;
+pub mod datetime;
+pub mod dynamic;
+pub mod strings;
+
+pub use convert::{to_bool, to_datetime, to_dynamic, to_number, to_string, to_timespan};
+pub use dynamic::dynamic_get;
+pub use strings::{has_any, lower, matches_regex, string_operator};
+
+use arrow::array::{Array, ArrayRef, AsArray};
+use arrow::datatypes::{DataType, Int64Type};
+use datafusion::common::{DataFusionError, Result};
+
+/// Casts an argument array to `Utf8` so bodies can use `as_string::<i32>`.
+pub(crate) fn utf8(array: &ArrayRef) -> Result<ArrayRef> {
+    if array.data_type() == &DataType::Utf8 {
+        return Ok(array.clone());
+    }
+    arrow::compute::cast(array, &DataType::Utf8).map_err(DataFusionError::from)
+}
+
+/// Casts an argument array to `Int64`.
+pub(crate) fn int64(array: &ArrayRef) -> Result<ArrayRef> {
+    if array.data_type() == &DataType::Int64 {
+        return Ok(array.clone());
+    }
+    arrow::compute::cast(array, &DataType::Int64).map_err(DataFusionError::from)
+}
+
+/// Returns the value of an `Int64` array at `row`, or `None` for null.
+pub(crate) fn long_at(array: &ArrayRef, row: usize) -> Option<i64> {
+    let values = array.as_primitive::<Int64Type>();
+    values.is_valid(row).then(|| values.value(row))
+}
+
+/// Returns the string at `row` of a `Utf8` array, treating null as "".
+pub(crate) fn str_at(array: &ArrayRef, row: usize) -> &str {
+    let values = array.as_string::<i32>();
+    if values.is_valid(row) { values.value(row) } else { "" }
+}

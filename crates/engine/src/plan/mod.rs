@@ -1,0 +1,199 @@
+//! Binds a KQL syntax tree to table schemas and builds DataFusion logical
+//! plans from it.
+//!
+//! Each tabular step produces a [`Relation`]: a logical plan plus the KQL
+//! type of every output column. Physical types follow [`physical_type`];
+//! the KQL types ride alongside because several KQL types share one Arrow
+//! type (datetime, timespan and long are all `Int64`).
+
+mod expr;
+mod functions;
+mod summarize;
+mod tabular;
+
+pub use expr::coerce_to;
+
+use std::collections::HashMap;
+use arrow::datatypes::DataType;
+use datafusion::common::Column as DfColumn;
+use datafusion::logical_expr::{Expr, LogicalPlan};
+use kql::{Diagnostic, KqlType, Span, ast};
+
+use crate::catalog::Catalog;
+use crate::error::EngineError;
+
+/// A column of a relation: its name and KQL type.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Column {
+    pub name: String,
+    pub ty: KqlType,
+}
+
+/// A logical plan with the KQL type of each output column, in order.
+#[derive(Debug, Clone)]
+pub struct Relation {
+    pub plan: LogicalPlan,
+    pub columns: Vec<Column>,
+}
+
+impl Relation {
+    pub fn column(&self, name: &str) -> Option<&Column> {
+        self.columns.iter().find(|c| c.name == name)
+    }
+}
+
+/// A DataFusion expression with its KQL type.
+#[derive(Debug, Clone)]
+pub struct Typed {
+    pub expr: Expr,
+    pub ty: KqlType,
+}
+
+impl Typed {
+    pub fn new(expr: Expr, ty: KqlType) -> Typed {
+        Typed { expr, ty }
+    }
+}
+
+/// Returns the Arrow type the engine uses for values of a KQL type.
+///
+/// datetime and timespan are `Int64` ticks (see [`crate::time`]); guid and
+/// dynamic are `Utf8` (dynamic holds JSON text).
+/// NOTE: decimal is computed as `Float64` for now, so it keeps about 15
+/// significant digits instead of 28.
+pub fn physical_type(ty: KqlType) -> DataType {
+    match ty {
+        KqlType::Bool => DataType::Boolean,
+        KqlType::Int => DataType::Int32,
+        KqlType::Long | KqlType::Datetime | KqlType::Timespan => DataType::Int64,
+        KqlType::Real | KqlType::Decimal => DataType::Float64,
+        KqlType::String | KqlType::Guid | KqlType::Dynamic => DataType::Utf8,
+    }
+}
+
+/// A reference to a column by exact, case-sensitive name.
+pub(crate) fn column_expr(name: &str) -> Expr {
+    Expr::Column(DfColumn::new_unqualified(name))
+}
+
+/// What a `let` name stands for.
+#[derive(Debug, Clone)]
+enum Binding {
+    Scalar(ast::Expr),
+    Tabular(ast::TabularExpr),
+    Function(ast::FunctionDef),
+}
+
+/// Plans one query. Holds the `let` scopes and the query's `now`.
+pub(crate) struct Planner<'a> {
+    catalog: &'a dyn Catalog,
+    now_ticks: i64,
+    scopes: Vec<HashMap<String, Binding>>,
+    /// Depth of `let` expansion, to stop a name that refers to itself.
+    expansion_depth: usize,
+}
+
+const MAX_EXPANSION_DEPTH: usize = 64;
+
+impl<'a> Planner<'a> {
+    pub fn new(catalog: &'a dyn Catalog, now_ticks: i64) -> Planner<'a> {
+        Planner {
+            catalog,
+            now_ticks,
+            scopes: vec![HashMap::new()],
+            expansion_depth: 0,
+        }
+    }
+
+    /// Plans a whole query and returns the relation of its body.
+    pub fn plan_query(&mut self, query: &ast::Query) -> Result<Relation, EngineError> {
+        for statement in &query.statements {
+            self.declare(statement);
+        }
+        match &query.body {
+            Some(body) => self.plan_tabular(body),
+            None => Err(EngineError::semantic(Diagnostic::new(
+                "the query has no tabular expression after its `let` statements",
+                query.span,
+            ))),
+        }
+    }
+
+    fn declare(&mut self, statement: &ast::Statement) {
+        let ast::Statement::Let(let_statement) = statement;
+        let binding = match &let_statement.value {
+            ast::LetValue::Expr(expr) => Binding::Scalar(expr.clone()),
+            ast::LetValue::Tabular(tabular) => Binding::Tabular(tabular.clone()),
+            ast::LetValue::Function(function) => Binding::Function(function.clone()),
+        };
+        self.scopes
+            .last_mut()
+            .expect("the planner always has a scope")
+            .insert(let_statement.name.name.clone(), binding);
+    }
+
+    fn lookup(&self, name: &str) -> Option<Binding> {
+        self.scopes
+            .iter()
+            .rev()
+            .find_map(|scope| scope.get(name).cloned())
+    }
+
+    fn enter_expansion(&mut self, span: Span) -> Result<(), EngineError> {
+        self.expansion_depth += 1;
+        if self.expansion_depth > MAX_EXPANSION_DEPTH {
+            return Err(EngineError::semantic(Diagnostic::new(
+                "`let` names refer to each other too deeply (a name may refer to itself)",
+                span,
+            )));
+        }
+        Ok(())
+    }
+
+    fn leave_expansion(&mut self) {
+        self.expansion_depth -= 1;
+    }
+
+    /// Returns true when a `let` name is bound to a tabular value, or when
+    /// it is a table.
+    fn is_tabular_name(&self, name: &str) -> bool {
+        match self.lookup(name) {
+            Some(Binding::Tabular(_)) => true,
+            Some(Binding::Scalar(expr)) => match &expr.kind {
+                ast::ExprKind::Name(ident) if ident.name != name => self.is_tabular_name(&ident.name),
+                _ => false,
+            },
+            Some(Binding::Function(_)) => false,
+            None => self.catalog.table(name).is_some(),
+        }
+    }
+
+    pub fn now_ticks(&self) -> i64 {
+        self.now_ticks
+    }
+}
+
+/// Suggests the closest candidate to a misspelled name, if one is close.
+pub(crate) fn suggest<'n>(name: &str, candidates: impl IntoIterator<Item = &'n str>) -> Option<String> {
+    let lower = name.to_lowercase();
+    let mut best: Option<(f64, &str)> = None;
+    for candidate in candidates {
+        if candidate.to_lowercase() == lower {
+            return Some(candidate.to_string());
+        }
+        let score = strsim::jaro_winkler(&lower, &candidate.to_lowercase());
+        if score > 0.85 && best.is_none_or(|(s, _)| score > s) {
+            best = Some((score, candidate));
+        }
+    }
+    best.map(|(_, c)| c.to_string())
+}
+
+/// Builds the "unknown column" diagnostic with a suggestion.
+pub(crate) fn unknown_name(kind: &str, ident: &ast::Ident, candidates: &[&str]) -> EngineError {
+    let mut diagnostic = Diagnostic::new(format!("unknown {kind} `{}`", ident.name), ident.span);
+    if let Some(suggestion) = suggest(&ident.name, candidates.iter().copied()) {
+        diagnostic = diagnostic.with_help(format!("did you mean `{suggestion}`?"));
+    }
+    EngineError::semantic(diagnostic)
+}

@@ -1,0 +1,328 @@
+//! `summarize`, `count` and `distinct`: grouping and aggregate functions.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use arrow::array::{Array, ArrayRef, AsArray, StringArray};
+use arrow::datatypes::DataType;
+use datafusion::functions_aggregate::expr_fn as agg;
+use datafusion::logical_expr::{Expr, ExprFunctionExt as _, LogicalPlanBuilder, cast, lit, when};
+use kql::ast::{self, ExprKind};
+use kql::{Diagnostic, KqlType};
+
+use super::expr::to_bool;
+use super::{Column, Planner, Relation, Typed, column_expr, physical_type};
+use crate::error::EngineError;
+use crate::udf;
+use crate::value;
+
+const AGGREGATES: &[&str] = &[
+    "count", "countif", "dcount", "dcountif", "sum", "sumif", "min", "max", "minif", "maxif", "avg",
+    "avgif", "arg_max", "arg_min", "make_set", "make_list", "makeset", "makelist", "take_any", "any",
+    "stdev", "variance", "make_set_if", "make_list_if",
+];
+
+/// True when `name` is an aggregate function.
+pub(crate) fn is_aggregate(name: &str) -> bool {
+    AGGREGATES.contains(&name)
+}
+
+/// An aggregate call planned into one or more output columns.
+struct PlannedAggregate {
+    exprs: Vec<(Expr, Column)>,
+}
+
+impl Planner<'_> {
+    pub(crate) fn plan_summarize(&mut self, input: Relation, summarize: &ast::Summarize) -> Result<Relation, EngineError> {
+        let mut used_names: HashSet<String> = HashSet::new();
+        let mut group_exprs = Vec::new();
+        let mut columns = Vec::new();
+
+        for (position, key) in summarize.by.iter().enumerate() {
+            let typed = self.plan_expr(&key.expr, &input)?;
+            let name = match key.names.first() {
+                Some(name) => name.name.clone(),
+                None => default_key_name(&key.expr, position),
+            };
+            let name = unique_name(&name, &mut used_names);
+            group_exprs.push(typed.expr.alias(&name));
+            columns.push(Column { name, ty: typed.ty });
+        }
+
+        let mut aggregate_exprs = Vec::new();
+        for aggregate in &summarize.aggregates {
+            let planned = self.plan_aggregate(aggregate, &input, &mut used_names)?;
+            for (expr, column) in planned.exprs {
+                aggregate_exprs.push(expr);
+                columns.push(column);
+            }
+        }
+
+        let plan = LogicalPlanBuilder::from(input.plan)
+            .aggregate(group_exprs, aggregate_exprs)
+            .and_then(|b| b.build())
+            .map_err(EngineError::plan)?;
+
+        // Aggregates of empty input without `by` still return one row;
+        // DataFusion gives null for count-like aggregates there only when
+        // they are not count, so coalesce the KQL zero-default ones.
+        let projection: Vec<Expr> = columns.iter().map(|c| column_expr(&c.name).alias(&c.name)).collect();
+        let plan = LogicalPlanBuilder::from(plan)
+            .project(projection)
+            .and_then(|b| b.build())
+            .map_err(EngineError::plan)?;
+        Ok(Relation { plan, columns })
+    }
+
+    fn plan_aggregate(
+        &mut self,
+        named: &ast::NamedExpr,
+        input: &Relation,
+        used_names: &mut HashSet<String>,
+    ) -> Result<PlannedAggregate, EngineError> {
+        let ExprKind::Call(call) = &strip_parens(&named.expr).kind else {
+            return Err(EngineError::semantic(Diagnostic::new(
+                "`summarize` expects aggregate function calls such as count() or dcount(Account)",
+                named.expr.span,
+            )));
+        };
+        let name = call.name.name.as_str();
+        if !is_aggregate(name) {
+            return Err(EngineError::semantic(Diagnostic::new(
+                format!("`{name}` is not an aggregate function"),
+                call.name.span,
+            )));
+        }
+        let args: Vec<&ast::Expr> = call.args.iter().map(|a| &a.value).collect();
+        let first_arg_name = args.first().and_then(|a| plain_name(a));
+        let explicit = named.names.first().map(|n| n.name.clone());
+        let mut output_name = |prefix: &str| -> String {
+            let base = explicit.clone().unwrap_or_else(|| match &first_arg_name {
+                Some(arg) if !prefix.ends_with("if") => format!("{prefix}_{arg}"),
+                _ => format!("{prefix}_"),
+            });
+            unique_name(&base, used_names)
+        };
+
+        let single = |expr: Expr, name: String, ty: KqlType| PlannedAggregate {
+            exprs: vec![(expr.alias(&name), Column { name, ty })],
+        };
+
+        match name {
+            "count" => {
+                let out = output_name("count");
+                Ok(single(agg::count(lit(1i64)), out, KqlType::Long))
+            }
+            "countif" => {
+                let predicate = self.arg(call, &args, 0, input)?;
+                let out = output_name("countif");
+                let ones = when(to_bool(predicate), lit(1i64)).otherwise(lit(0i64)).map_err(EngineError::internal)?;
+                Ok(single(agg::sum(ones), out, KqlType::Long))
+            }
+            "dcount" | "dcountif" => {
+                let value = self.arg(call, &args, 0, input)?;
+                let out = output_name("dcount");
+                let value = if name == "dcountif" {
+                    let predicate = self.arg(call, &args, 1, input)?;
+                    when(to_bool(predicate), value.expr).end().map_err(EngineError::internal)?
+                } else {
+                    value.expr
+                };
+                Ok(single(agg::count_distinct(value), out, KqlType::Long))
+            }
+            "sum" | "sumif" | "avg" | "avgif" | "min" | "max" | "minif" | "maxif" | "stdev" | "variance" => {
+                let value = self.arg(call, &args, 0, input)?;
+                let base = name.trim_end_matches("if");
+                let out = output_name(base);
+                let ty = value.ty;
+                let mut expr = value.expr;
+                if name.ends_with("if") {
+                    let predicate = self.arg(call, &args, 1, input)?;
+                    expr = when(to_bool(predicate), expr).end().map_err(EngineError::internal)?;
+                }
+                let (aggregate, out_ty) = match base {
+                    "sum" => (agg::sum(expr), if ty == KqlType::Int { KqlType::Long } else { ty }),
+                    "avg" => (agg::avg(cast(expr, DataType::Float64)), KqlType::Real),
+                    "min" => (agg::min(expr), ty),
+                    "max" => (agg::max(expr), ty),
+                    "stdev" => (agg::stddev(cast(expr, DataType::Float64)), KqlType::Real),
+                    _ => (agg::var_sample(cast(expr, DataType::Float64)), KqlType::Real),
+                };
+                let aggregate = if base == "sum" {
+                    cast(aggregate, physical_type(out_ty))
+                } else {
+                    aggregate
+                };
+                Ok(single(aggregate, out, out_ty))
+            }
+            "take_any" | "any" => {
+                let value = self.arg(call, &args, 0, input)?;
+                let out = explicit.clone().unwrap_or_else(|| first_arg_name.clone().unwrap_or_else(|| "any_".into()));
+                let out = unique_name(&out, used_names);
+                Ok(single(agg::first_value(value.expr, vec![]), out, value.ty))
+            }
+            "make_set" | "make_list" | "makeset" | "makelist" | "make_set_if" | "make_list_if" => {
+                let value = self.arg(call, &args, 0, input)?;
+                let is_set = name.contains("set");
+                let out = output_name(if is_set { "set" } else { "list" });
+                let mut expr = value.expr;
+                if name.ends_with("_if") {
+                    let predicate = self.arg(call, &args, 1, input)?;
+                    expr = when(to_bool(predicate), expr).end().map_err(EngineError::internal)?;
+                }
+                let aggregate = if is_set {
+                    agg::array_agg(expr).distinct().build().map_err(EngineError::internal)?
+                } else {
+                    agg::array_agg(expr)
+                };
+                Ok(single(list_to_json(aggregate, value.ty), out, KqlType::Dynamic))
+            }
+            "arg_max" | "arg_min" => self.plan_arg_extreme(call, &args, named, input, used_names),
+            _ => Err(EngineError::not_supported(Diagnostic::new(
+                format!("aggregate `{name}` is not supported yet"),
+                call.name.span,
+            ))),
+        }
+    }
+
+    fn arg(&mut self, call: &ast::Call, args: &[&ast::Expr], index: usize, input: &Relation) -> Result<Typed, EngineError> {
+        let Some(arg) = args.get(index) else {
+            return Err(EngineError::semantic(Diagnostic::new(
+                format!("`{}` needs at least {} arguments", call.name.name, index + 1),
+                call.span,
+            )));
+        };
+        self.plan_expr(arg, input)
+    }
+
+    /// `arg_max(ExprToMaximize, Col1, Col2, ...)` or with `*`: the listed
+    /// columns from the row where the expression is largest.
+    fn plan_arg_extreme(
+        &mut self,
+        call: &ast::Call,
+        args: &[&ast::Expr],
+        named: &ast::NamedExpr,
+        input: &Relation,
+        used_names: &mut HashSet<String>,
+    ) -> Result<PlannedAggregate, EngineError> {
+        let maximize = call.name.name == "arg_max";
+        let key = self.arg(call, args, 0, input)?;
+        let order = vec![key.expr.clone().sort(!maximize, false)];
+        let key_name = named
+            .names
+            .first()
+            .map(|n| n.name.clone())
+            .or_else(|| plain_name(args[0]))
+            .unwrap_or_else(|| format!("{}_", if maximize { "max" } else { "min" }));
+
+        let mut exprs = Vec::new();
+        let key_name = unique_name(&key_name, used_names);
+        exprs.push((
+            agg::first_value(key.expr.clone(), order.clone()).alias(&key_name),
+            Column { name: key_name.clone(), ty: key.ty },
+        ));
+
+        for (position, arg) in args.iter().enumerate().skip(1) {
+            let targets: Vec<(String, Typed)> = if matches!(arg.kind, ExprKind::Star) {
+                input
+                    .columns
+                    .iter()
+                    .filter(|c| c.name != key_name)
+                    .map(|c| (c.name.clone(), Typed::new(column_expr(&c.name), c.ty)))
+                    .collect()
+            } else {
+                let typed = self.plan_expr(arg, input)?;
+                let name = named
+                    .names
+                    .get(position)
+                    .map(|n| n.name.clone())
+                    .or_else(|| plain_name(arg))
+                    .unwrap_or_else(|| format!("Column{position}"));
+                vec![(name, typed)]
+            };
+            for (name, typed) in targets {
+                if used_names.contains(&name) {
+                    continue;
+                }
+                let name = unique_name(&name, used_names);
+                exprs.push((
+                    agg::first_value(typed.expr, order.clone()).alias(&name),
+                    Column { name, ty: typed.ty },
+                ));
+            }
+        }
+        Ok(PlannedAggregate { exprs })
+    }
+}
+
+/// Converts a DataFusion list aggregate into dynamic JSON text.
+fn list_to_json(list: Expr, ty: KqlType) -> Expr {
+    let body: udf::ArrayFn = Arc::new(move |arrays: &[ArrayRef]| {
+        let lists = &arrays[0];
+        let out: StringArray = (0..lists.len())
+            .map(|row| {
+                let items = if lists.is_null(row) {
+                    Vec::new()
+                } else {
+                    let values = match lists.data_type() {
+                        DataType::List(_) => lists.as_list::<i32>().value(row),
+                        DataType::LargeList(_) => lists.as_list::<i64>().value(row),
+                        _ => return Some("[]".to_string()),
+                    };
+                    (0..values.len())
+                        .filter(|&i| values.is_valid(i))
+                        .map(|i| value::to_json(&values, i, ty))
+                        .collect()
+                };
+                Some(serde_json::Value::Array(items).to_string())
+            })
+            .collect();
+        Ok(Arc::new(out) as ArrayRef)
+    });
+    udf::call(&format!("list_to_json_{ty}"), DataType::Utf8, false, body, vec![list])
+}
+
+fn strip_parens(expr: &ast::Expr) -> &ast::Expr {
+    match &expr.kind {
+        ExprKind::Paren(inner) => strip_parens(inner),
+        _ => expr,
+    }
+}
+
+/// The column name a plain column argument gives: `Account` for
+/// `dcount(Account)`.
+fn plain_name(expr: &ast::Expr) -> Option<String> {
+    match &strip_parens(expr).kind {
+        ExprKind::Name(ident) => Some(ident.name.clone()),
+        _ => None,
+    }
+}
+
+/// Names an unnamed `by` key: the column it reads (`bin(T, 1h)` keeps `T`),
+/// else `Column1`, `Column2`, ...
+fn default_key_name(expr: &ast::Expr, position: usize) -> String {
+    match &strip_parens(expr).kind {
+        ExprKind::Name(ident) => ident.name.clone(),
+        ExprKind::Call(call) => call
+            .args
+            .first()
+            .and_then(|a| plain_name(&a.value))
+            .unwrap_or_else(|| format!("Column{}", position + 1)),
+        _ => format!("Column{}", position + 1),
+    }
+}
+
+/// Returns `name`, or `name1`, `name2`, ... when it is taken.
+pub(crate) fn unique_name(name: &str, used: &mut HashSet<String>) -> String {
+    if used.insert(name.to_string()) {
+        return name.to_string();
+    }
+    let mut suffix = 1;
+    loop {
+        let candidate = format!("{name}{suffix}");
+        if used.insert(candidate.clone()) {
+            return candidate;
+        }
+        suffix += 1;
+    }
+}

@@ -1,0 +1,648 @@
+//! Tabular sources (tables, `print`, `datatable`, `range`, `union`) and the
+//! pipe operators that do not aggregate.
+
+use std::collections::HashSet;
+
+use datafusion::common::ScalarValue;
+use datafusion::logical_expr::{Expr, LogicalPlanBuilder, cast, lit};
+use kql::ast::{self, ExprKind, OperatorKind, Source};
+use kql::{Diagnostic, KqlType, Span};
+
+use super::expr::{coerce_to, to_bool};
+use super::summarize::unique_name;
+use super::{Binding, Column, Planner, Relation, column_expr, physical_type, unknown_name};
+use crate::error::EngineError;
+
+/// The largest `range` the engine builds in memory.
+const MAX_RANGE_ROWS: i64 = 100_000_000;
+
+impl Planner<'_> {
+    pub(crate) fn plan_tabular(&mut self, tabular: &ast::TabularExpr) -> Result<Relation, EngineError> {
+        let mut relation = self.plan_source(&tabular.source, tabular.span)?;
+        for operator in &tabular.operators {
+            relation = self.plan_operator(relation, operator)?;
+        }
+        Ok(relation)
+    }
+
+    fn plan_source(&mut self, source: &Source, span: Span) -> Result<Relation, EngineError> {
+        match source {
+            Source::Table(ident) => self.plan_table_name(ident),
+            Source::Nested(inner) => self.plan_tabular(inner),
+            Source::Print(items) => {
+                let one_row = Relation {
+                    plan: LogicalPlanBuilder::empty(true).build().map_err(EngineError::plan)?,
+                    columns: Vec::new(),
+                };
+                self.project_named(one_row, items, "print_", false)
+            }
+            Source::Datatable(datatable) => self.plan_datatable(datatable),
+            Source::Range(range) => self.plan_range(range),
+            Source::Union(union) => {
+                let mut legs = Vec::new();
+                for table in &union.tables {
+                    legs.extend(self.plan_union_leg(table, union.is_fuzzy)?);
+                }
+                union_relations(legs, union, span)
+            }
+            Source::Call(call) => {
+                if let Some(Binding::Tabular(body)) = self.lookup(&call.name.name) {
+                    if call.args.is_empty() {
+                        return self.plan_tabular(&body);
+                    }
+                }
+                Err(EngineError::not_supported(Diagnostic::new(
+                    format!("tabular function `{}` is not supported yet", call.name.name),
+                    call.name.span,
+                )))
+            }
+        }
+    }
+
+    fn plan_table_name(&mut self, ident: &ast::Ident) -> Result<Relation, EngineError> {
+        match self.lookup(&ident.name) {
+            Some(Binding::Tabular(body)) => {
+                self.enter_expansion(ident.span)?;
+                let relation = self.plan_tabular(&body);
+                self.leave_expansion();
+                return relation;
+            }
+            Some(Binding::Scalar(expr)) => {
+                if let ExprKind::Name(inner) = &expr.kind {
+                    if inner.name != ident.name && self.is_tabular_name(&inner.name) {
+                        self.enter_expansion(ident.span)?;
+                        let relation = self.plan_table_name(inner);
+                        self.leave_expansion();
+                        return relation;
+                    }
+                }
+                return Err(EngineError::semantic(Diagnostic::new(
+                    format!("`{}` is a scalar value, not a table", ident.name),
+                    ident.span,
+                )));
+            }
+            _ => {}
+        }
+        match self.catalog.table(&ident.name) {
+            Some(relation) => Ok(relation),
+            None => {
+                let names = self.catalog.table_names();
+                let names: Vec<&str> = names.iter().map(String::as_str).collect();
+                Err(unknown_name("table", ident, &names))
+            }
+        }
+    }
+
+    /// Plans one leg of a `union`: a table, a pipeline, or a wildcard name
+    /// such as `Security*` that may stand for several tables.
+    fn plan_union_leg(&mut self, leg: &ast::TabularExpr, fuzzy: bool) -> Result<Vec<(String, Relation)>, EngineError> {
+        if let (Source::Table(ident), true) = (&leg.source, leg.operators.is_empty()) {
+            if ident.name.contains('*') {
+                let matching: Vec<String> = self
+                    .catalog
+                    .table_names()
+                    .into_iter()
+                    .filter(|name| wildcard_match(&ident.name, name))
+                    .collect();
+                let mut relations = Vec::new();
+                for name in matching {
+                    if let Some(relation) = self.catalog.table(&name) {
+                        relations.push((name, relation));
+                    }
+                }
+                return Ok(relations);
+            }
+            let name = ident.name.clone();
+            return match self.plan_tabular(leg) {
+                Ok(relation) => Ok(vec![(name, relation)]),
+                Err(_) if fuzzy => Ok(Vec::new()),
+                Err(err) => Err(err),
+            };
+        }
+        let relation = self.plan_tabular(leg)?;
+        Ok(vec![("union_arg".to_string(), relation)])
+    }
+
+    fn plan_datatable(&mut self, datatable: &ast::Datatable) -> Result<Relation, EngineError> {
+        let width = datatable.columns.len();
+        if width == 0 || datatable.values.len() % width != 0 {
+            return Err(EngineError::semantic(Diagnostic::new(
+                format!(
+                    "`datatable` has {} values for {width} columns; the count must be a multiple of the column count",
+                    datatable.values.len()
+                ),
+                datatable.span,
+            )));
+        }
+        let mut columns = Vec::new();
+        for decl in &datatable.columns {
+            let ty = KqlType::from_name(&decl.ty.name).ok_or_else(|| {
+                EngineError::semantic(Diagnostic::new(format!("unknown type `{}`", decl.ty.name), decl.ty.span))
+            })?;
+            columns.push(Column { name: decl.name.name.clone(), ty });
+        }
+        let empty = Relation {
+            plan: LogicalPlanBuilder::empty(true).build().map_err(EngineError::plan)?,
+            columns: Vec::new(),
+        };
+        let mut rows = Vec::new();
+        for chunk in datatable.values.chunks(width) {
+            let mut row = Vec::with_capacity(width);
+            for (value, column) in chunk.iter().zip(&columns) {
+                let typed = self.plan_expr(value, &empty)?;
+                let expr = coerce_to(typed, column.ty);
+                let expr = cast(expr, physical_type(column.ty));
+                row.push(constant(expr, value.span)?);
+            }
+            rows.push(row);
+        }
+        let plan = if rows.is_empty() {
+            let fields: Vec<arrow::datatypes::Field> = columns
+                .iter()
+                .map(|c| arrow::datatypes::Field::new(&c.name, physical_type(c.ty), true))
+                .collect();
+            let schema = datafusion::common::DFSchema::try_from(arrow::datatypes::Schema::new(fields))
+                .map_err(EngineError::plan)?;
+            LogicalPlanBuilder::empty(false)
+                .build()
+                .and_then(|_| {
+                    Ok(datafusion::logical_expr::LogicalPlan::EmptyRelation(datafusion::logical_expr::EmptyRelation {
+                        produce_one_row: false,
+                        schema: std::sync::Arc::new(schema),
+                    }))
+                })
+                .map_err(EngineError::plan)?
+        } else {
+            LogicalPlanBuilder::values(rows).and_then(|b| b.build()).map_err(EngineError::plan)?
+        };
+        let projection: Vec<Expr> = columns
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                let source = plan.schema().field(i).name().clone();
+                cast(column_expr(&source), physical_type(c.ty)).alias(&c.name)
+            })
+            .collect();
+        let plan = LogicalPlanBuilder::from(plan)
+            .project(projection)
+            .and_then(|b| b.build())
+            .map_err(EngineError::plan)?;
+        Ok(Relation { plan, columns })
+    }
+
+    fn plan_range(&mut self, range: &ast::RangeSpec) -> Result<Relation, EngineError> {
+        let empty = Relation {
+            plan: LogicalPlanBuilder::empty(true).build().map_err(EngineError::plan)?,
+            columns: Vec::new(),
+        };
+        let from = self.plan_expr(&range.from, &empty)?;
+        let to = self.plan_expr(&range.to, &empty)?;
+        let step = self.plan_expr(&range.step, &empty)?;
+        let ty = from.ty;
+        if matches!(ty, KqlType::Real | KqlType::Decimal) || step.ty == KqlType::Real {
+            return Err(EngineError::not_supported(Diagnostic::new(
+                "`range` over real numbers is not supported yet; use long, datetime or timespan bounds",
+                range.span,
+            )));
+        }
+        let start = constant_i64(coerce_to(from, KqlType::Long), range.from.span)?;
+        let end = constant_i64(coerce_to(to, KqlType::Long), range.to.span)?;
+        let step_value = constant_i64(coerce_to(step, KqlType::Long), range.step.span)?;
+        if step_value == 0 {
+            return Err(EngineError::semantic(Diagnostic::new("`range` step must not be zero", range.step.span)));
+        }
+        let rows = if (step_value > 0 && end >= start) || (step_value < 0 && end <= start) {
+            (end - start) / step_value + 1
+        } else {
+            0
+        };
+        if rows > MAX_RANGE_ROWS {
+            return Err(EngineError::semantic(Diagnostic::new(
+                format!("`range` would produce {rows} rows; the limit is {MAX_RANGE_ROWS}"),
+                range.span,
+            )));
+        }
+        let values: Vec<i64> = (0..rows).map(|i| start + i * step_value).collect();
+        let array = arrow::array::Int64Array::from(values);
+        let schema = std::sync::Arc::new(arrow::datatypes::Schema::new(vec![arrow::datatypes::Field::new(
+            &range.column.name,
+            arrow::datatypes::DataType::Int64,
+            false,
+        )]));
+        let batch = arrow::record_batch::RecordBatch::try_new(schema.clone(), vec![std::sync::Arc::new(array)])
+            .map_err(|e| EngineError::internal(e.into()))?;
+        let table = datafusion::datasource::MemTable::try_new(schema, vec![vec![batch]]).map_err(EngineError::plan)?;
+        let source = datafusion::datasource::provider_as_source(std::sync::Arc::new(table));
+        let plan = LogicalPlanBuilder::scan("range", source, None)
+            .and_then(|b| b.build())
+            .map_err(EngineError::plan)?;
+        let column_type = if ty == KqlType::Int { KqlType::Long } else { ty };
+        Ok(Relation {
+            plan,
+            columns: vec![Column { name: range.column.name.clone(), ty: column_type }],
+        })
+    }
+
+    fn plan_operator(&mut self, input: Relation, operator: &ast::Operator) -> Result<Relation, EngineError> {
+        match &operator.kind {
+            OperatorKind::Where(predicate) => {
+                let typed = self.plan_expr(predicate, &input)?;
+                let plan = LogicalPlanBuilder::from(input.plan)
+                    .filter(to_bool(typed))
+                    .and_then(|b| b.build())
+                    .map_err(EngineError::plan)?;
+                Ok(Relation { plan, columns: input.columns })
+            }
+            OperatorKind::Project(items) => self.project_named(input, items, "Column", true),
+            OperatorKind::Extend(items) => self.extend(input, items),
+            OperatorKind::ProjectAway(names) => {
+                let removed = self.match_names(&input, names)?;
+                let kept: Vec<Column> = input.columns.iter().filter(|c| !removed.contains(&c.name)).cloned().collect();
+                select(input, kept)
+            }
+            OperatorKind::ProjectKeep(names) => {
+                let keep = self.match_names(&input, names)?;
+                let kept: Vec<Column> = input.columns.iter().filter(|c| keep.contains(&c.name)).cloned().collect();
+                select(input, kept)
+            }
+            OperatorKind::ProjectRename(pairs) => {
+                let mut columns = input.columns.clone();
+                let mut exprs: Vec<Expr> = input.columns.iter().map(|c| column_expr(&c.name).alias(&c.name)).collect();
+                for (new, old) in pairs {
+                    let Some(index) = input.columns.iter().position(|c| c.name == old.name) else {
+                        let names: Vec<&str> = input.columns.iter().map(|c| c.name.as_str()).collect();
+                        return Err(unknown_name("column", old, &names));
+                    };
+                    exprs[index] = column_expr(&old.name).alias(&new.name);
+                    columns[index].name = new.name.clone();
+                }
+                project(input.plan, exprs, columns)
+            }
+            OperatorKind::ProjectReorder(items) => {
+                let mut ordered: Vec<Column> = Vec::new();
+                for item in items {
+                    for column in &input.columns {
+                        if wildcard_match(&item.name.name, &column.name) && !ordered.iter().any(|c| c.name == column.name) {
+                            ordered.push(column.clone());
+                        }
+                    }
+                }
+                for column in &input.columns {
+                    if !ordered.iter().any(|c| c.name == column.name) {
+                        ordered.push(column.clone());
+                    }
+                }
+                select(input, ordered)
+            }
+            OperatorKind::Summarize(summarize) => self.plan_summarize(input, summarize),
+            OperatorKind::Count(name) => {
+                let name = name.as_ref().map_or("Count".to_string(), |n| n.name.clone());
+                let plan = LogicalPlanBuilder::from(input.plan)
+                    .aggregate(Vec::<Expr>::new(), vec![datafusion::functions_aggregate::expr_fn::count(lit(1i64)).alias(&name)])
+                    .and_then(|b| b.build())
+                    .map_err(EngineError::plan)?;
+                Ok(Relation { plan, columns: vec![Column { name, ty: KqlType::Long }] })
+            }
+            OperatorKind::Take(count) => {
+                let count = self.constant_count(count, &input)?;
+                let plan = LogicalPlanBuilder::from(input.plan)
+                    .limit(0, Some(count))
+                    .and_then(|b| b.build())
+                    .map_err(EngineError::plan)?;
+                Ok(Relation { plan, columns: input.columns })
+            }
+            OperatorKind::Sort(keys) => self.sort(input, keys, None),
+            OperatorKind::Top { count, by } => {
+                let count = self.constant_count(count, &input)?;
+                self.sort(input, by, Some(count))
+            }
+            OperatorKind::Distinct(exprs) => {
+                if exprs.len() == 1 && matches!(exprs[0].kind, ExprKind::Star) {
+                    let plan = LogicalPlanBuilder::from(input.plan)
+                        .distinct()
+                        .and_then(|b| b.build())
+                        .map_err(EngineError::plan)?;
+                    return Ok(Relation { plan, columns: input.columns });
+                }
+                let items: Vec<ast::NamedExpr> = exprs
+                    .iter()
+                    .map(|e| ast::NamedExpr { names: Vec::new(), expr: e.clone(), span: e.span })
+                    .collect();
+                let projected = self.project_named(input, &items, "Column", true)?;
+                let plan = LogicalPlanBuilder::from(projected.plan)
+                    .distinct()
+                    .and_then(|b| b.build())
+                    .map_err(EngineError::plan)?;
+                Ok(Relation { plan, columns: projected.columns })
+            }
+            OperatorKind::Union(union) => {
+                let mut legs = vec![("union_arg".to_string(), input)];
+                for table in &union.tables {
+                    legs.extend(self.plan_union_leg(table, union.is_fuzzy)?);
+                }
+                union_relations(legs, union, operator.span)
+            }
+            OperatorKind::Render(_) | OperatorKind::As(_) => Ok(input),
+            OperatorKind::GetSchema => self.get_schema(input),
+            OperatorKind::Unsupported { name, .. } => Err(EngineError::not_supported(Diagnostic::new(
+                format!("operator `{name}` is not supported yet"),
+                operator.span,
+            ))),
+            other => Err(EngineError::not_supported(Diagnostic::new(
+                format!("operator `{}` is not supported yet", operator_name(other)),
+                operator.span,
+            ))),
+        }
+    }
+
+    /// Plans `project` and `print` items. Unnamed computed items are named
+    /// `{prefix}{n}` (`print_0`, `Column1`).
+    fn project_named(
+        &mut self,
+        input: Relation,
+        items: &[ast::NamedExpr],
+        prefix: &str,
+        one_based: bool,
+    ) -> Result<Relation, EngineError> {
+        let mut exprs = Vec::new();
+        let mut columns = Vec::new();
+        let mut used = HashSet::new();
+        let mut unnamed = if one_based { 1 } else { 0 };
+        for item in items {
+            let typed = self.plan_expr(&item.expr, &input)?;
+            let name = match (item.names.first(), &item.expr.kind) {
+                (Some(name), _) => name.name.clone(),
+                (None, ExprKind::Name(ident)) => ident.name.clone(),
+                _ => {
+                    let name = format!("{prefix}{unnamed}");
+                    unnamed += 1;
+                    name
+                }
+            };
+            let name = unique_name(&name, &mut used);
+            exprs.push(typed.expr.alias(&name));
+            columns.push(Column { name, ty: typed.ty });
+        }
+        project(input.plan, exprs, columns)
+    }
+
+    fn extend(&mut self, input: Relation, items: &[ast::NamedExpr]) -> Result<Relation, EngineError> {
+        let mut columns = input.columns.clone();
+        let mut exprs: Vec<Expr> = columns.iter().map(|c| column_expr(&c.name).alias(&c.name)).collect();
+        let mut unnamed = 1;
+        // Each item sees the columns of the input; KQL also lets later items
+        // use earlier ones, which is handled by planning them one at a time.
+        let mut current = input;
+        for item in items {
+            let typed = self.plan_expr(&item.expr, &current)?;
+            let name = match item.names.first() {
+                Some(name) => name.name.clone(),
+                None => {
+                    let mut name = format!("Column{unnamed}");
+                    while columns.iter().any(|c| c.name == name) {
+                        unnamed += 1;
+                        name = format!("Column{unnamed}");
+                    }
+                    unnamed += 1;
+                    name
+                }
+            };
+            match columns.iter().position(|c| c.name == name) {
+                Some(index) => {
+                    exprs[index] = typed.expr.alias(&name);
+                    columns[index].ty = typed.ty;
+                }
+                None => {
+                    exprs.push(typed.expr.alias(&name));
+                    columns.push(Column { name, ty: typed.ty });
+                }
+            }
+            current = project(current.plan, exprs.clone(), columns.clone())?;
+            exprs = columns.iter().map(|c| column_expr(&c.name).alias(&c.name)).collect();
+        }
+        Ok(current)
+    }
+
+    fn match_names(&self, input: &Relation, names: &[ast::Ident]) -> Result<HashSet<String>, EngineError> {
+        let mut matched = HashSet::new();
+        for ident in names {
+            let before = matched.len();
+            for column in &input.columns {
+                if wildcard_match(&ident.name, &column.name) {
+                    matched.insert(column.name.clone());
+                }
+            }
+            if matched.len() == before && !ident.name.contains('*') {
+                let names: Vec<&str> = input.columns.iter().map(|c| c.name.as_str()).collect();
+                return Err(unknown_name("column", ident, &names));
+            }
+        }
+        Ok(matched)
+    }
+
+    fn constant_count(&mut self, count: &ast::Expr, input: &Relation) -> Result<usize, EngineError> {
+        let typed = self.plan_expr(count, input)?;
+        let value = constant_i64(coerce_to(typed, KqlType::Long), count.span)?;
+        usize::try_from(value).map_err(|_| {
+            EngineError::semantic(Diagnostic::new(format!("the row count must not be negative, but it is {value}"), count.span))
+        })
+    }
+
+    fn sort(&mut self, input: Relation, keys: &[ast::SortKey], fetch: Option<usize>) -> Result<Relation, EngineError> {
+        let mut sort_exprs = Vec::new();
+        for key in keys {
+            let typed = self.plan_expr(&key.expr, &input)?;
+            let ascending = key.ascending.unwrap_or(false);
+            let nulls_first = key.nulls_first.unwrap_or(ascending);
+            sort_exprs.push(typed.expr.sort(ascending, nulls_first));
+        }
+        let plan = LogicalPlanBuilder::from(input.plan)
+            .sort_with_limit(sort_exprs, fetch)
+            .and_then(|b| b.build())
+            .map_err(EngineError::plan)?;
+        Ok(Relation { plan, columns: input.columns })
+    }
+
+    fn get_schema(&mut self, input: Relation) -> Result<Relation, EngineError> {
+        let rows: Vec<Vec<Expr>> = input
+            .columns
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                vec![
+                    lit(c.name.clone()),
+                    lit(i as i32),
+                    lit(system_type_name(c.ty)),
+                    lit(c.ty.name()),
+                ]
+            })
+            .collect();
+        let names = ["ColumnName", "ColumnOrdinal", "DataType", "ColumnType"];
+        let types = [KqlType::String, KqlType::Int, KqlType::String, KqlType::String];
+        let plan = LogicalPlanBuilder::values(rows).and_then(|b| b.build()).map_err(EngineError::plan)?;
+        let exprs: Vec<Expr> = (0..4)
+            .map(|i| column_expr(plan.schema().field(i).name()).alias(names[i]))
+            .collect();
+        let columns = names.iter().zip(types).map(|(n, ty)| Column { name: n.to_string(), ty }).collect();
+        project(plan, exprs, columns)
+    }
+}
+
+fn system_type_name(ty: KqlType) -> &'static str {
+    match ty {
+        KqlType::Bool => "System.SByte",
+        KqlType::Int => "System.Int32",
+        KqlType::Long => "System.Int64",
+        KqlType::Real => "System.Double",
+        KqlType::Decimal => "System.Data.SqlTypes.SqlDecimal",
+        KqlType::String => "System.String",
+        KqlType::Datetime => "System.DateTime",
+        KqlType::Timespan => "System.TimeSpan",
+        KqlType::Guid => "System.Guid",
+        KqlType::Dynamic => "System.Object",
+    }
+}
+
+fn operator_name(kind: &OperatorKind) -> &'static str {
+    match kind {
+        OperatorKind::Join(_) => "join",
+        OperatorKind::Lookup(_) => "lookup",
+        OperatorKind::MvExpand(_) => "mv-expand",
+        OperatorKind::Parse(_) => "parse",
+        OperatorKind::ParseWhere(_) => "parse-where",
+        OperatorKind::Evaluate(_) => "evaluate",
+        OperatorKind::Invoke(_) => "invoke",
+        OperatorKind::Serialize(_) => "serialize",
+        OperatorKind::Sample(_) => "sample",
+        _ => "this operator",
+    }
+}
+
+fn project(plan: datafusion::logical_expr::LogicalPlan, exprs: Vec<Expr>, columns: Vec<Column>) -> Result<Relation, EngineError> {
+    let plan = LogicalPlanBuilder::from(plan)
+        .project(exprs)
+        .and_then(|b| b.build())
+        .map_err(EngineError::plan)?;
+    Ok(Relation { plan, columns })
+}
+
+fn select(input: Relation, columns: Vec<Column>) -> Result<Relation, EngineError> {
+    let exprs = columns.iter().map(|c| column_expr(&c.name).alias(&c.name)).collect();
+    project(input.plan, exprs, columns)
+}
+
+/// Matches a name against a pattern where `*` stands for any text.
+pub(crate) fn wildcard_match(pattern: &str, name: &str) -> bool {
+    if !pattern.contains('*') {
+        return pattern == name;
+    }
+    let parts: Vec<&str> = pattern.split('*').collect();
+    let mut rest = name;
+    for (i, part) in parts.iter().enumerate() {
+        if part.is_empty() {
+            continue;
+        }
+        if i == 0 {
+            match rest.strip_prefix(part) {
+                Some(r) => rest = r,
+                None => return false,
+            }
+        } else if i == parts.len() - 1 {
+            return rest.ends_with(part);
+        } else {
+            match rest.find(part) {
+                Some(pos) => rest = &rest[pos + part.len()..],
+                None => return false,
+            }
+        }
+    }
+    true
+}
+
+/// Evaluates a constant expression at plan time.
+fn constant(expr: Expr, span: Span) -> Result<Expr, EngineError> {
+    let simplified = simplify(expr)?;
+    match simplified {
+        Expr::Literal(..) => Ok(simplified),
+        _ => Err(EngineError::semantic(Diagnostic::new("expected a constant value", span))),
+    }
+}
+
+fn constant_i64(expr: Expr, span: Span) -> Result<i64, EngineError> {
+    match simplify(cast(expr, arrow::datatypes::DataType::Int64))? {
+        Expr::Literal(ScalarValue::Int64(Some(v)), _) => Ok(v),
+        _ => Err(EngineError::semantic(Diagnostic::new("expected a constant number", span))),
+    }
+}
+
+fn simplify(expr: Expr) -> Result<Expr, EngineError> {
+    use datafusion::logical_expr::simplify::SimplifyContext;
+    use datafusion::optimizer::simplify_expressions::ExprSimplifier;
+    let context = SimplifyContext::default();
+    ExprSimplifier::new(context).simplify(expr).map_err(EngineError::plan)
+}
+
+/// Combines union legs by column name: a column missing from a leg is null
+/// there; `withsource=` adds the leg's table name as the first column.
+fn union_relations(legs: Vec<(String, Relation)>, union: &ast::UnionSpec, span: Span) -> Result<Relation, EngineError> {
+    if legs.is_empty() {
+        return Err(EngineError::semantic(Diagnostic::new("`union` found no tables to combine", span)));
+    }
+    let mut columns: Vec<Column> = Vec::new();
+    if let Some(source) = &union.with_source {
+        columns.push(Column { name: source.name.clone(), ty: KqlType::String });
+    }
+    for (_, relation) in &legs {
+        for column in &relation.columns {
+            match columns.iter().find(|c| c.name == column.name) {
+                Some(existing) if existing.ty == column.ty => {}
+                Some(_) => {
+                    let renamed = format!("{}_{}", column.name, column.ty);
+                    if !columns.iter().any(|c| c.name == renamed) {
+                        columns.push(Column { name: renamed, ty: column.ty });
+                    }
+                }
+                None => columns.push(column.clone()),
+            }
+        }
+    }
+    let inner = union.kind.as_ref().is_some_and(|k| k.name.eq_ignore_ascii_case("inner"));
+    if inner {
+        columns.retain(|c| {
+            union.with_source.as_ref().is_some_and(|s| s.name == c.name)
+                || legs.iter().all(|(_, r)| r.columns.iter().any(|rc| rc.name == c.name && rc.ty == c.ty))
+        });
+    }
+
+    let mut builder: Option<LogicalPlanBuilder> = None;
+    for (name, relation) in legs {
+        let exprs: Vec<Expr> = columns
+            .iter()
+            .map(|c| {
+                if union.with_source.as_ref().is_some_and(|s| s.name == c.name) {
+                    return lit(name.clone()).alias(&c.name);
+                }
+                let source = relation.columns.iter().find(|rc| {
+                    (rc.name == c.name && rc.ty == c.ty) || format!("{}_{}", rc.name, rc.ty) == c.name
+                });
+                match source {
+                    Some(rc) => column_expr(&rc.name).alias(&c.name),
+                    None => {
+                        let null = ScalarValue::try_from(physical_type(c.ty)).unwrap_or(ScalarValue::Null);
+                        lit(null).alias(&c.name)
+                    }
+                }
+            })
+            .collect();
+        let plan = LogicalPlanBuilder::from(relation.plan)
+            .project(exprs)
+            .and_then(|b| b.build())
+            .map_err(EngineError::plan)?;
+        builder = Some(match builder {
+            None => LogicalPlanBuilder::from(plan),
+            Some(b) => b.union(plan).map_err(EngineError::plan)?,
+        });
+    }
+    let plan = builder.expect("at least one leg").build().map_err(EngineError::plan)?;
+    Ok(Relation { plan, columns })
+}

@@ -1,0 +1,83 @@
+//! Exposes the workspace's Delta tables to the KQL engine.
+//!
+//! Each table is scanned through delta-rs's DataFusion table provider and
+//! projected to the engine's column types: `TimeGenerated` is read from the
+//! 100 ns tick column, other datetimes from their microsecond timestamps,
+//! and text columns are cast to `Utf8`. Hidden `_hs*` columns stay hidden.
+//! A table with no data yet is an empty relation with the right columns, so
+//! queries over it return no rows instead of failing.
+
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use arrow::datatypes::{DataType, Field, Schema};
+use datafusion::common::DFSchema;
+use datafusion::datasource::provider_as_source;
+use datafusion::logical_expr::{EmptyRelation, Expr, LogicalPlan, LogicalPlanBuilder, cast, lit};
+use engine::plan::physical_type;
+use engine::{Column, Relation, StaticCatalog};
+use kql::KqlType;
+use store::schema::{TIME_COLUMN, TIME_TICKS_COLUMN};
+use store::tables::ALL_TABLES;
+use store::{TableDef, Workspace};
+
+fn column(name: &str) -> Expr {
+    Expr::Column(datafusion::common::Column::new_unqualified(name))
+}
+
+/// Builds a catalog with every known table of the workspace.
+pub async fn load(workspace: &Workspace, engine: &engine::Engine) -> anyhow::Result<StaticCatalog> {
+    let mut catalog = StaticCatalog::new();
+    for table in ALL_TABLES {
+        let relation = table_relation(workspace, engine, table)
+            .await
+            .with_context(|| format!("cannot open table {}", table.name))?;
+        catalog.insert(table.name, relation);
+    }
+    Ok(catalog)
+}
+
+async fn table_relation(workspace: &Workspace, engine: &engine::Engine, table: &TableDef) -> anyhow::Result<Relation> {
+    let columns: Vec<Column> = table
+        .columns
+        .iter()
+        .map(|c| Column { name: c.name.to_string(), ty: c.ty })
+        .collect();
+
+    let Some(delta) = workspace.open_table(table.name).await? else {
+        return Ok(Relation { plan: empty_plan(&columns)?, columns });
+    };
+    delta.update_datafusion_session(&engine.session().state())?;
+    let provider = delta.table_provider().await?;
+    let scan = LogicalPlanBuilder::scan(table.name, provider_as_source(provider), None)?.build()?;
+
+    let projection: Vec<Expr> = table
+        .columns
+        .iter()
+        .map(|c| {
+            let expr = if c.name == TIME_COLUMN {
+                column(TIME_TICKS_COLUMN)
+            } else {
+                match c.ty {
+                    KqlType::Datetime => cast(cast(column(c.name), DataType::Int64), DataType::Int64) * lit(10i64),
+                    ty => cast(column(c.name), physical_type(ty)),
+                }
+            };
+            expr.alias(c.name)
+        })
+        .collect();
+    let plan = LogicalPlanBuilder::from(scan).project(projection)?.build()?;
+    Ok(Relation { plan, columns })
+}
+
+fn empty_plan(columns: &[Column]) -> anyhow::Result<LogicalPlan> {
+    let fields: Vec<Field> = columns
+        .iter()
+        .map(|c| Field::new(&c.name, physical_type(c.ty), true))
+        .collect();
+    let schema = DFSchema::try_from(Schema::new(fields))?;
+    Ok(LogicalPlan::EmptyRelation(EmptyRelation {
+        produce_one_row: false,
+        schema: Arc::new(schema),
+    }))
+}

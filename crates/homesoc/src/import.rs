@@ -1,0 +1,253 @@
+//! `homesoc import evtx PATH...`.
+//!
+//! Each file is read on a blocking thread (the evtx parser uses its own
+//! worker threads) and its batches flow through a bounded channel into a
+//! store import, so memory stays bounded whatever the file size. A file's
+//! rows are committed together after the whole file was read; a file that
+//! fails is not committed at all and the next file is imported.
+
+use std::collections::BTreeMap;
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::{Context as _, bail};
+use clap::Subcommand;
+use indicatif::{ProgressBar, ProgressStyle};
+use ingest::evtx::{EvtxReader, TableBatch};
+use serde_json::json;
+use store::Workspace;
+
+#[derive(Debug, Subcommand)]
+pub enum ImportSource {
+    /// Import Windows event log files (.evtx); folders are searched
+    /// recursively for *.evtx files.
+    Evtx {
+        /// Files or folders to import.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+
+        /// Print the summary as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// What happened to one file.
+#[derive(Debug)]
+enum FileOutcome {
+    Imported { records: u64, failed: u64, rows: BTreeMap<String, u64> },
+    Skipped,
+    Failed(String),
+}
+
+pub async fn run(data_dir: &Path, source: ImportSource) -> anyhow::Result<ExitCode> {
+    let ImportSource::Evtx { paths, json: json_output } = source;
+    let files = collect_files(&paths)?;
+    let total_bytes: u64 = files.iter().map(|f| std::fs::metadata(f).map(|m| m.len()).unwrap_or(0)).sum();
+    let workspace = Workspace::open(data_dir)?;
+
+    let progress = if std::io::stderr().is_terminal() && !json_output {
+        let bar = ProgressBar::new(total_bytes);
+        bar.set_style(
+            ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:30} {bytes}/{total_bytes} {binary_bytes_per_sec} {msg}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        bar
+    } else {
+        ProgressBar::hidden()
+    };
+
+    let started = Instant::now();
+    let mut outcomes = Vec::with_capacity(files.len());
+    let mut records_total = 0u64;
+    for (index, file) in files.iter().enumerate() {
+        progress.set_message(format!("file {}/{} {} records", index + 1, files.len(), records_total));
+        let outcome = import_file(&workspace, file).await;
+        match &outcome {
+            FileOutcome::Imported { records, failed, .. } => {
+                records_total += records;
+                tracing::info!(file = %file.display(), records, failed, "imported file");
+            }
+            FileOutcome::Skipped => {
+                let message = format!("skipped {}: already imported (same content)", file.display());
+                if progress.is_hidden() && !json_output {
+                    eprintln!("{message}");
+                } else {
+                    progress.println(message);
+                }
+            }
+            FileOutcome::Failed(reason) => {
+                let message = format!("failed {}: {reason}", file.display());
+                if progress.is_hidden() && !json_output {
+                    eprintln!("{message}");
+                } else {
+                    progress.println(message);
+                }
+            }
+        }
+        progress.inc(std::fs::metadata(file).map(|m| m.len()).unwrap_or(0));
+        outcomes.push((file.clone(), outcome));
+    }
+    progress.finish_and_clear();
+
+    let seconds = started.elapsed().as_secs_f64();
+    let summary = summarize(&outcomes, total_bytes, seconds);
+    if json_output {
+        println!("{summary}");
+    } else {
+        print_summary(&summary);
+    }
+    let any_failed = outcomes.iter().any(|(_, o)| matches!(o, FileOutcome::Failed(_)));
+    Ok(if any_failed { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+}
+
+/// Expands folders into the *.evtx files below them, sorted by path. A file
+/// named explicitly is taken whatever its extension.
+fn collect_files(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
+    let mut files = Vec::new();
+    for path in paths {
+        let metadata = std::fs::metadata(path).with_context(|| format!("cannot read {}", path.display()))?;
+        if metadata.is_file() {
+            files.push(path.clone());
+            continue;
+        }
+        let before = files.len();
+        walk(path, &mut files)?;
+        if files.len() == before {
+            bail!("no .evtx files found in {}", path.display());
+        }
+    }
+    Ok(files)
+}
+
+fn walk(folder: &Path, files: &mut Vec<PathBuf>) -> anyhow::Result<()> {
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(folder)
+        .with_context(|| format!("cannot list {}", folder.display()))?
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .collect();
+    entries.sort();
+    for entry in entries {
+        if entry.is_dir() {
+            walk(&entry, files)?;
+        } else if entry.extension().is_some_and(|e| e.eq_ignore_ascii_case("evtx")) {
+            files.push(entry);
+        }
+    }
+    Ok(())
+}
+
+async fn import_file(workspace: &Workspace, file: &Path) -> FileOutcome {
+    match try_import_file(workspace, file).await {
+        Ok(outcome) => outcome,
+        Err(err) => FileOutcome::Failed(format!("{err:#}")),
+    }
+}
+
+async fn try_import_file(workspace: &Workspace, file: &Path) -> anyhow::Result<FileOutcome> {
+    let path = file.to_path_buf();
+    let import_id = tokio::task::spawn_blocking(move || ingest::sha256_file(&path))
+        .await?
+        .with_context(|| format!("cannot read {}", file.display()))?;
+    if workspace.is_imported(&import_id).await? {
+        return Ok(FileOutcome::Skipped);
+    }
+
+    let ingest_ticks = engine::time::ticks_from_datetime(chrono::Utc::now());
+    let reader = EvtxReader::new(&import_id, ingest_ticks);
+    let (sender, mut receiver) = tokio::sync::mpsc::channel::<TableBatch>(4);
+    let path = file.to_path_buf();
+    let reading = tokio::task::spawn_blocking(move || {
+        reader.read(&path, |batch| {
+            sender
+                .blocking_send(batch)
+                .map_err(|_| std::io::Error::other("the store stopped accepting rows"))
+        })
+    });
+
+    let mut import = workspace.begin_import(&import_id, &file.display().to_string());
+    let mut write_error = None;
+    while let Some(batch) = receiver.recv().await {
+        if let Err(err) = import.write(batch.table, batch.batch).await {
+            write_error = Some(err);
+            break;
+        }
+    }
+    drop(receiver);
+    let read_result = reading.await?;
+    if let Some(err) = write_error {
+        return Err(err.into());
+    }
+    let stats = read_result?;
+    import.commit().await?;
+
+    Ok(FileOutcome::Imported {
+        records: stats.records_read,
+        failed: stats.records_failed,
+        rows: stats.rows_per_table.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
+    })
+}
+
+fn summarize(outcomes: &[(PathBuf, FileOutcome)], total_bytes: u64, seconds: f64) -> serde_json::Value {
+    let mut rows_per_table: BTreeMap<String, u64> = BTreeMap::new();
+    let mut records = 0u64;
+    let mut records_failed = 0u64;
+    let mut files = Vec::new();
+    let (mut imported, mut skipped, mut failed) = (0, 0, 0);
+    for (path, outcome) in outcomes {
+        let path = path.display().to_string();
+        match outcome {
+            FileOutcome::Imported { records: r, failed: f, rows } => {
+                imported += 1;
+                records += r;
+                records_failed += f;
+                for (table, count) in rows {
+                    *rows_per_table.entry(table.clone()).or_default() += count;
+                }
+                files.push(json!({"file": path, "status": "imported", "records": r, "records_failed": f, "rows": rows}));
+            }
+            FileOutcome::Skipped => {
+                skipped += 1;
+                files.push(json!({"file": path, "status": "skipped", "reason": "already imported"}));
+            }
+            FileOutcome::Failed(reason) => {
+                failed += 1;
+                files.push(json!({"file": path, "status": "failed", "reason": reason}));
+            }
+        }
+    }
+    let seconds = seconds.max(1e-9);
+    json!({
+        "files_imported": imported,
+        "files_skipped": skipped,
+        "files_failed": failed,
+        "records_read": records,
+        "records_failed": records_failed,
+        "rows_per_table": rows_per_table,
+        "bytes": total_bytes,
+        "seconds": seconds,
+        "records_per_second": records as f64 / seconds,
+        "megabytes_per_second": total_bytes as f64 / 1e6 / seconds,
+        "files": files,
+    })
+}
+
+fn print_summary(summary: &serde_json::Value) {
+    println!(
+        "imported {} files, skipped {}, failed {}",
+        summary["files_imported"], summary["files_skipped"], summary["files_failed"]
+    );
+    println!(
+        "records read: {}, records failed: {}, {:.0} records/s, {:.1} MB/s",
+        summary["records_read"],
+        summary["records_failed"],
+        summary["records_per_second"].as_f64().unwrap_or(0.0),
+        summary["megabytes_per_second"].as_f64().unwrap_or(0.0)
+    );
+    if let Some(tables) = summary["rows_per_table"].as_object() {
+        for (table, rows) in tables {
+            println!("  {table}: {rows} rows");
+        }
+    }
+}

@@ -1,0 +1,184 @@
+//! `homesoc query` and `homesoc tables`.
+
+use std::io::{IsTerminal, Read as _, Write as _};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context as _, bail};
+use clap::{Args, ValueEnum};
+use engine::{Engine, QueryOptions, output};
+use serde_json::json;
+use store::Workspace;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Table,
+    Json,
+    Csv,
+    Ndjson,
+}
+
+#[derive(Debug, Args)]
+pub struct QueryArgs {
+    /// The KQL query. Read from --file or standard input when omitted.
+    query: Option<String>,
+
+    /// Read the query from this file.
+    #[arg(long, conflicts_with = "query")]
+    file: Option<PathBuf>,
+
+    /// Output format; `table` on a terminal, `json` otherwise.
+    #[arg(long, value_enum)]
+    format: Option<Format>,
+
+    /// The instant `now()` and `ago()` use, as an ISO 8601 UTC datetime
+    /// (for example 2024-05-01T12:00:00Z). Defaults to the current time.
+    #[arg(long)]
+    now: Option<String>,
+
+    /// Cancel the query after this many seconds.
+    #[arg(long, default_value_t = 300)]
+    timeout: u64,
+
+    /// Print the KQL plan and the optimized DataFusion plan instead of
+    /// running the query.
+    #[arg(long)]
+    explain: bool,
+}
+
+fn read_query(args: &QueryArgs) -> anyhow::Result<String> {
+    if let Some(query) = &args.query {
+        return Ok(query.clone());
+    }
+    if let Some(file) = &args.file {
+        return std::fs::read_to_string(file).with_context(|| format!("cannot read query file {}", file.display()));
+    }
+    if std::io::stdin().is_terminal() {
+        bail!("no query given: pass it as an argument, with --file FILE, or on standard input");
+    }
+    let mut text = String::new();
+    std::io::stdin().read_to_string(&mut text).context("cannot read the query from standard input")?;
+    Ok(text)
+}
+
+pub async fn run(data_dir: &Path, args: QueryArgs) -> anyhow::Result<ExitCode> {
+    let text = read_query(&args)?;
+    if text.trim().is_empty() {
+        bail!("the query is empty");
+    }
+    let mut options = QueryOptions {
+        timeout: Duration::from_secs(args.timeout),
+        ..QueryOptions::default()
+    };
+    if let Some(now) = &args.now {
+        options.now_ticks = engine::time::parse_datetime(now).with_context(|| {
+            format!("invalid --now value `{now}`: use an ISO 8601 UTC datetime such as 2024-05-01T12:00:00Z")
+        })?;
+    }
+
+    let workspace = Workspace::open(data_dir)?;
+    let engine = Engine::new();
+    let catalog = crate::catalog::load(&workspace, &engine).await?;
+
+    if args.explain {
+        match kql::parse(&text) {
+            Ok(tree) => println!("KQL plan:\n{tree:#?}\n"),
+            Err(diagnostic) => {
+                eprint!("{}", kql::render_diagnostic(&text, &diagnostic));
+                return Ok(ExitCode::FAILURE);
+            }
+        }
+        match engine.explain(&text, &catalog, &options).await {
+            Ok(plan) => println!("{plan}"),
+            Err(err) => {
+                eprint!("{}", err.render(&text));
+                return Ok(ExitCode::FAILURE);
+            }
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+
+    let result = match engine.run(&text, &catalog, &options).await {
+        Ok(result) => result,
+        Err(err) => {
+            eprint!("{}", err.render(&text));
+            return Ok(ExitCode::FAILURE);
+        }
+    };
+
+    let format = args.format.unwrap_or(if std::io::stdout().is_terminal() { Format::Table } else { Format::Json });
+    let rendered = match format {
+        Format::Json => format!("{}\n", output::to_json_document(&result)),
+        Format::Ndjson => output::to_ndjson(&result),
+        Format::Csv => output::to_csv(&result),
+        Format::Table => {
+            let mut text = output::to_text_table(&result, 60);
+            text.push_str(&format!("({} rows)\n", result.row_count()));
+            text
+        }
+    };
+    write_stdout(&rendered)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn write_stdout(text: &str) -> anyhow::Result<()> {
+    let mut stdout = std::io::stdout().lock();
+    match stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush()) {
+        Ok(()) => Ok(()),
+        // A closed pipe (`homesoc query ... | head`) is not an error.
+        Err(err) if err.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        Err(err) => Err(err.into()),
+    }
+}
+
+pub async fn tables(data_dir: &Path, json_output: bool) -> anyhow::Result<ExitCode> {
+    let workspace = Workspace::open(data_dir)?;
+    let infos = workspace.tables().await?;
+    let engine = Engine::new();
+    let catalog = crate::catalog::load(&workspace, &engine).await?;
+    let options = QueryOptions::default();
+
+    let mut rows = Vec::new();
+    for info in &infos {
+        let query = format!("{} | summarize Earliest = min(TimeGenerated), Latest = max(TimeGenerated)", info.name);
+        let result = engine
+            .run(&query, &catalog, &options)
+            .await
+            .with_context(|| format!("cannot read the time range of {}", info.name))?;
+        let cells = output::rows_json(&result);
+        let (earliest, latest) = cells
+            .first()
+            .map(|row| (row[0].clone(), row[1].clone()))
+            .unwrap_or((serde_json::Value::Null, serde_json::Value::Null));
+        rows.push(json!({
+            "table": info.name,
+            "rows": info.rows,
+            "files": info.files,
+            "version": info.version,
+            "earliest": earliest,
+            "latest": latest,
+        }));
+    }
+
+    if json_output {
+        write_stdout(&format!("{}\n", serde_json::Value::Array(rows)))?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    if rows.is_empty() {
+        println!("no tables yet in {}; import events with `homesoc import evtx PATH`", workspace.root().display());
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut text = format!("{:<16} {:>12} {:<28} {:<28}\n", "TABLE", "ROWS", "EARLIEST", "LATEST");
+    for row in &rows {
+        text.push_str(&format!(
+            "{:<16} {:>12} {:<28} {:<28}\n",
+            row["table"].as_str().unwrap_or_default(),
+            row["rows"],
+            row["earliest"].as_str().unwrap_or("-"),
+            row["latest"].as_str().unwrap_or("-"),
+        ));
+    }
+    write_stdout(&text)?;
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,34 @@
+//! Errors of the store crate.
+
+use std::path::PathBuf;
+
+/// What went wrong while reading or writing the workspace.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A file system operation on the workspace failed.
+    #[error("cannot access {path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The workspace path cannot be turned into a file URL.
+    #[error("invalid workspace path {path}: use an absolute path to a local folder")]
+    InvalidPath { path: PathBuf },
+    /// A Delta Lake operation on one table failed.
+    #[error("Delta table {table}: {source}")]
+    Delta {
+        table: String,
+        #[source]
+        source: Box<deltalake::DeltaTableError>,
+    },
+}
+
+impl StoreError {
+    pub(crate) fn delta(table: &str, source: deltalake::DeltaTableError) -> StoreError {
+        StoreError::Delta {
+            table: table.to_string(),
+            source: Box::new(source),
+        }
+    }
+}

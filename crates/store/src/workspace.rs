@@ -1,0 +1,278 @@
+//! A workspace folder and the Delta tables in it.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use arrow::record_batch::RecordBatch;
+use deltalake::kernel::engine::arrow_conversion::TryIntoKernel as _;
+use deltalake::kernel::transaction::{CommitBuilder, CommitProperties};
+use deltalake::kernel::{Action, Add, StructType, Transaction};
+use deltalake::protocol::{DeltaOperation, SaveMode};
+use deltalake::writer::{DeltaWriter, RecordBatchWriter};
+use deltalake::DeltaTable;
+use tracing::{debug, info};
+use url::Url;
+
+use crate::error::StoreError;
+use crate::schema::{DATE_COLUMN, TableDef, storage_schema};
+use crate::tables::ALL_TABLES;
+
+/// The Delta application id under which an import is recorded. Delta's
+/// `txn` action makes the import idempotent: a table whose log holds this
+/// id has the file's rows already.
+fn import_app_id(import_id: &str) -> String {
+    format!("homesoc-import-{import_id}")
+}
+
+/// Buffered bytes of one table's writer after which its rows are written
+/// out as Parquet files. The files stay invisible until the commit, so this
+/// bounds memory without breaking the all-or-nothing import.
+const FLUSH_BYTES: usize = 64 * 1024 * 1024;
+
+/// An opened workspace folder.
+#[derive(Debug, Clone)]
+pub struct Workspace {
+    root: PathBuf,
+}
+
+/// Row count and time range of one table.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TableInfo {
+    pub name: String,
+    pub rows: u64,
+    pub version: u64,
+    pub files: usize,
+}
+
+impl Workspace {
+    /// Opens the workspace at `root`, creating the folder if it is missing.
+    pub fn open(root: impl AsRef<Path>) -> Result<Workspace, StoreError> {
+        let root = root.as_ref();
+        std::fs::create_dir_all(root.join("tables")).map_err(|source| StoreError::Io {
+            path: root.to_path_buf(),
+            source,
+        })?;
+        let root = root.canonicalize().map_err(|source| StoreError::Io {
+            path: root.to_path_buf(),
+            source,
+        })?;
+        Ok(Workspace { root })
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Returns the folder of a table's Delta table.
+    pub fn table_path(&self, table: &str) -> PathBuf {
+        self.root.join("tables").join(table)
+    }
+
+    fn table_url(&self, table: &str) -> Result<Url, StoreError> {
+        let path = self.table_path(table);
+        Url::from_directory_path(&path).map_err(|()| StoreError::InvalidPath { path })
+    }
+
+    /// Opens a table's Delta table, or returns `None` when nothing has been
+    /// written to it yet.
+    pub async fn open_table(&self, table: &str) -> Result<Option<DeltaTable>, StoreError> {
+        let log = self.table_path(table).join("_delta_log");
+        if !log.is_dir() {
+            return Ok(None);
+        }
+        let url = self.table_url(table)?;
+        let delta = deltalake::open_table(url)
+            .await
+            .map_err(|source| StoreError::delta(table, source))?;
+        Ok(Some(delta))
+    }
+
+    /// Opens a table, creating an empty Delta table with the table's storage
+    /// schema and date partitioning if it does not exist.
+    pub async fn ensure_table(&self, table: &TableDef) -> Result<DeltaTable, StoreError> {
+        if let Some(delta) = self.open_table(table.name).await? {
+            return Ok(delta);
+        }
+        let path = self.table_path(table.name);
+        std::fs::create_dir_all(&path).map_err(|source| StoreError::Io {
+            path: path.clone(),
+            source,
+        })?;
+        let schema: StructType = storage_schema(table)
+            .try_into_kernel()
+            .map_err(|source| StoreError::delta(table.name, source.into()))?;
+        let url = self.table_url(table.name)?;
+        let delta = DeltaTable::try_from_url(url)
+            .await
+            .map_err(|source| StoreError::delta(table.name, source))?
+            .create()
+            .with_table_name(table.name)
+            .with_columns(schema.fields().cloned())
+            .with_partition_columns([DATE_COLUMN])
+            .with_save_mode(SaveMode::Ignore)
+            .await
+            .map_err(|source| StoreError::delta(table.name, source))?;
+        info!(table = table.name, "created table");
+        Ok(delta)
+    }
+
+    /// Returns true when any table already holds the rows of `import_id`.
+    pub async fn is_imported(&self, import_id: &str) -> Result<bool, StoreError> {
+        let app_id = import_app_id(import_id);
+        for table in ALL_TABLES {
+            let Some(delta) = self.open_table(table.name).await? else {
+                continue;
+            };
+            let state = delta
+                .snapshot()
+                .map_err(|source| StoreError::delta(table.name, source))?;
+            let version = state
+                .transaction_version(delta.log_store().as_ref(), &app_id)
+                .await
+                .map_err(|source| StoreError::delta(table.name, source))?;
+            if version.is_some() {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    /// Lists the tables that exist, with their row counts from the Delta log.
+    pub async fn tables(&self) -> Result<Vec<TableInfo>, StoreError> {
+        let mut infos = Vec::new();
+        for table in ALL_TABLES {
+            let Some(delta) = self.open_table(table.name).await? else {
+                continue;
+            };
+            let state = delta
+                .snapshot()
+                .map_err(|source| StoreError::delta(table.name, source))?;
+            let mut rows = 0u64;
+            let mut files = 0usize;
+            for add in state.log_data().iter() {
+                files += 1;
+                rows += add.num_records().unwrap_or(0) as u64;
+            }
+            infos.push(TableInfo {
+                name: table.name.to_string(),
+                rows,
+                version: delta.version().unwrap_or(0),
+                files,
+            });
+        }
+        Ok(infos)
+    }
+
+    /// Starts an import whose rows become visible together at
+    /// [`Import::commit`], or never if the import is dropped.
+    pub fn begin_import(&self, import_id: &str, source: &str) -> Import {
+        Import {
+            workspace: self.clone(),
+            import_id: import_id.to_string(),
+            source: source.to_string(),
+            writers: BTreeMap::new(),
+        }
+    }
+}
+
+/// One table's part of an import: the writer and the files it has written.
+struct TableImport {
+    table: DeltaTable,
+    writer: RecordBatchWriter,
+    adds: Vec<Add>,
+}
+
+/// Rows of one source (an EVTX file) on their way into the workspace.
+///
+/// Batches are written to Parquet files as they come, so memory stays
+/// bounded, but no file is referenced from a Delta log until [`commit`]:
+/// until then readers see none of the rows. Dropping an import without
+/// committing leaves unreferenced files that `vacuum` removes.
+///
+/// [`commit`]: Import::commit
+pub struct Import {
+    workspace: Workspace,
+    import_id: String,
+    source: String,
+    writers: BTreeMap<&'static str, TableImport>,
+}
+
+impl Import {
+    /// Adds a batch in the table's storage schema.
+    pub async fn write(&mut self, table: &'static TableDef, batch: RecordBatch) -> Result<(), StoreError> {
+        if !self.writers.contains_key(table.name) {
+            let delta = self.workspace.ensure_table(table).await?;
+            let writer = RecordBatchWriter::for_table(&delta)
+                .map_err(|source| StoreError::delta(table.name, source))?;
+            self.writers.insert(
+                table.name,
+                TableImport {
+                    table: delta,
+                    writer,
+                    adds: Vec::new(),
+                },
+            );
+        }
+        let entry = self.writers.get_mut(table.name).expect("writer inserted above");
+        entry
+            .writer
+            .write(batch)
+            .await
+            .map_err(|source| StoreError::delta(table.name, source))?;
+        if entry.writer.buffer_len() >= FLUSH_BYTES {
+            let adds = entry
+                .writer
+                .flush()
+                .await
+                .map_err(|source| StoreError::delta(table.name, source))?;
+            debug!(table = table.name, files = adds.len(), "flushed import buffer");
+            entry.adds.extend(adds);
+        }
+        Ok(())
+    }
+
+    /// Commits every table's files, one Delta commit per table, each carrying
+    /// the import id as a Delta application transaction. Returns the tables
+    /// written, in name order.
+    ///
+    /// NOTE: a file whose records go to two tables gets two commits; a crash
+    /// between them leaves the first table's rows committed. The import id
+    /// in the first table then makes a rerun skip the file.
+    pub async fn commit(mut self) -> Result<Vec<String>, StoreError> {
+        let mut committed = Vec::new();
+        for (name, mut part) in std::mem::take(&mut self.writers) {
+            let adds = part
+                .writer
+                .flush()
+                .await
+                .map_err(|source| StoreError::delta(name, source))?;
+            part.adds.extend(adds);
+            if part.adds.is_empty() {
+                continue;
+            }
+            let actions: Vec<Action> = part.adds.into_iter().map(Action::Add).collect();
+            let properties = CommitProperties::default()
+                .with_application_transaction(Transaction::new(import_app_id(&self.import_id), 1))
+                .with_metadata([
+                    ("homesoc.importId".to_string(), serde_json::json!(self.import_id)),
+                    ("homesoc.source".to_string(), serde_json::json!(self.source)),
+                ]);
+            let snapshot = part
+                .table
+                .snapshot()
+                .map_err(|source| StoreError::delta(name, source))?;
+            let operation = DeltaOperation::Write {
+                mode: SaveMode::Append,
+                partition_by: Some(vec![DATE_COLUMN.to_string()]),
+                predicate: None,
+            };
+            CommitBuilder::from(properties)
+                .with_actions(actions)
+                .build(Some(snapshot), part.table.log_store(), operation)
+                .await
+                .map_err(|source| StoreError::delta(name, source))?;
+            committed.push(name.to_string());
+        }
+        Ok(committed)
+    }
+}
