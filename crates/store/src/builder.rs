@@ -1,1 +1,655 @@
-//! Row builder (being written).
+//! Row-by-row construction of Arrow record batches in a table's storage
+//! layout (see [`crate::schema::storage_schema`]).
+//!
+//! A source sets the columns it can fill for one row, then calls
+//! [`TableBatchBuilder::finish_row`]. Values of the current row wait in a
+//! per-column scratch slot until then, so a column may be set twice (the
+//! last value wins) and the cost of a row is one append per column, not one
+//! allocation per column.
+
+use std::fmt;
+use std::ops::Range;
+use std::sync::Arc;
+
+use arrow::array::{
+    ArrayRef, BooleanBuilder, Float64Builder, Int32Builder, Int64Builder, StringBuilder,
+    TimestampMicrosecondBuilder,
+};
+use arrow::datatypes::SchemaRef;
+use arrow::record_batch::RecordBatch;
+use chrono::NaiveDate;
+use kql::KqlType;
+
+use crate::schema::{TIME_COLUMN, TableDef, storage_schema};
+
+/// 100 ns ticks in one day.
+const TICKS_PER_DAY: i64 = 864_000_000_000;
+
+/// Days from 0001-01-01 (day 1 of the common era in chrono) to 1970-01-01.
+const UNIX_EPOCH_DAYS_FROM_CE: i64 = 719_163;
+
+/// A row could not be finished.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RowError {
+    /// `set_time_generated` was not called for the row, so the hidden
+    /// `_hsTimeTicks` and `_hsDate` columns, which are never null, have no value.
+    MissingTimeGenerated { table: &'static str },
+}
+
+impl fmt::Display for RowError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RowError::MissingTimeGenerated { table } => {
+                write!(f, "row of table {table} has no TimeGenerated value")
+            }
+        }
+    }
+}
+
+impl std::error::Error for RowError {}
+
+/// The value of one column in the row being built.
+#[derive(Debug, Clone)]
+enum Pending {
+    Unset,
+    /// Byte range in the builder's row text buffer.
+    Text(Range<usize>),
+    Int(i32),
+    Long(i64),
+    Real(f64),
+    Bool(bool),
+    /// Microseconds since the Unix epoch.
+    Micros(i64),
+}
+
+/// One Arrow builder per KQL column, by storage type.
+enum ColumnBuilder {
+    Utf8(StringBuilder),
+    Int32(Int32Builder),
+    Int64(Int64Builder),
+    Float64(Float64Builder),
+    Boolean(BooleanBuilder),
+    Micros(TimestampMicrosecondBuilder),
+}
+
+impl ColumnBuilder {
+    fn new(ty: KqlType, capacity: usize) -> ColumnBuilder {
+        match ty {
+            KqlType::String | KqlType::Guid | KqlType::Dynamic | KqlType::Decimal => {
+                ColumnBuilder::Utf8(StringBuilder::with_capacity(capacity, capacity * 8))
+            }
+            KqlType::Int => ColumnBuilder::Int32(Int32Builder::with_capacity(capacity)),
+            KqlType::Long | KqlType::Timespan => {
+                ColumnBuilder::Int64(Int64Builder::with_capacity(capacity))
+            }
+            KqlType::Real => ColumnBuilder::Float64(Float64Builder::with_capacity(capacity)),
+            KqlType::Bool => ColumnBuilder::Boolean(BooleanBuilder::with_capacity(capacity)),
+            KqlType::Datetime => ColumnBuilder::Micros(
+                TimestampMicrosecondBuilder::with_capacity(capacity).with_timezone("UTC"),
+            ),
+        }
+    }
+
+    fn finish(&mut self) -> ArrayRef {
+        match self {
+            ColumnBuilder::Utf8(b) => Arc::new(b.finish()),
+            ColumnBuilder::Int32(b) => Arc::new(b.finish()),
+            ColumnBuilder::Int64(b) => Arc::new(b.finish()),
+            ColumnBuilder::Float64(b) => Arc::new(b.finish()),
+            ColumnBuilder::Boolean(b) => Arc::new(b.finish()),
+            ColumnBuilder::Micros(b) => Arc::new(b.finish()),
+        }
+    }
+}
+
+/// Builds a [`RecordBatch`] in `storage_schema(table)` layout, row by row.
+///
+/// Unset `string` columns are stored as `""`, because KQL strings are never
+/// null. Every other unset column, including `guid` and `dynamic` ones, is
+/// null. The hidden columns are filled from `set_time_generated` and from
+/// the import id and ingest time given to [`TableBatchBuilder::new`].
+///
+/// The typed setters panic when the column index is out of range or the
+/// column's KQL type does not match the setter, since both are programming
+/// errors in the caller's mapping.
+pub struct TableBatchBuilder {
+    table: &'static TableDef,
+    schema: SchemaRef,
+    columns: Vec<ColumnBuilder>,
+    pending: Vec<Pending>,
+    /// Indices of the columns set in the current row, to reset them cheaply.
+    touched: Vec<usize>,
+    /// Text of the current row's string values, addressed by `Pending::Text`.
+    row_text: String,
+    time_column: Option<usize>,
+    row_ticks: Option<i64>,
+    time_ticks: Int64Builder,
+    date: StringBuilder,
+    import_id: StringBuilder,
+    ingest_ticks: Int64Builder,
+    import_id_value: String,
+    ingest_ticks_value: i64,
+    /// The last day number (days since the Unix epoch) and its `YYYY-MM-DD`.
+    date_cache: Option<(i64, String)>,
+    rows: usize,
+}
+
+impl TableBatchBuilder {
+    /// Creates a builder for `table` whose rows all carry `import_id` and
+    /// `ingest_ticks` (100 ns ticks since the Unix epoch) in the hidden
+    /// columns. `capacity` is the expected number of rows per batch.
+    pub fn new(
+        table: &'static TableDef,
+        import_id: &str,
+        ingest_ticks: i64,
+        capacity: usize,
+    ) -> TableBatchBuilder {
+        let columns = table
+            .columns
+            .iter()
+            .map(|c| ColumnBuilder::new(c.ty, capacity))
+            .collect();
+        let time_column = table
+            .column_index(TIME_COLUMN)
+            .filter(|&i| table.columns[i].ty == KqlType::Datetime);
+        TableBatchBuilder {
+            table,
+            schema: storage_schema(table),
+            columns,
+            pending: vec![Pending::Unset; table.columns.len()],
+            touched: Vec::with_capacity(table.columns.len()),
+            row_text: String::with_capacity(4096),
+            time_column,
+            row_ticks: None,
+            time_ticks: Int64Builder::with_capacity(capacity),
+            date: StringBuilder::with_capacity(capacity, capacity * 10),
+            import_id: StringBuilder::with_capacity(capacity, capacity * import_id.len()),
+            ingest_ticks: Int64Builder::with_capacity(capacity),
+            import_id_value: import_id.to_string(),
+            ingest_ticks_value: ingest_ticks,
+            date_cache: None,
+            rows: 0,
+        }
+    }
+
+    /// Returns the table this builder fills.
+    pub fn table(&self) -> &'static TableDef {
+        self.table
+    }
+
+    /// The Arrow schema of the batches this builder returns.
+    pub fn schema(&self) -> SchemaRef {
+        self.schema.clone()
+    }
+
+    /// Number of finished rows not yet returned by [`Self::finish`].
+    pub fn len(&self) -> usize {
+        self.rows
+    }
+
+    /// True when no finished row is waiting.
+    pub fn is_empty(&self) -> bool {
+        self.rows == 0
+    }
+
+    fn check_type(&self, col: usize, setter: &str, allowed: &[KqlType]) {
+        let column = &self.table.columns[col];
+        assert!(
+            allowed.contains(&column.ty),
+            "{setter} called on column {}.{} of type {}",
+            self.table.name,
+            column.name,
+            column.ty
+        );
+    }
+
+    fn put(&mut self, col: usize, value: Pending) {
+        if matches!(self.pending[col], Pending::Unset) {
+            self.touched.push(col);
+        }
+        self.pending[col] = value;
+    }
+
+    /// Sets a `string` column, or a `guid`, `dynamic` or `decimal` column,
+    /// which are stored as text.
+    pub fn set_string(&mut self, col: usize, value: &str) {
+        self.check_type(
+            col,
+            "set_string",
+            &[
+                KqlType::String,
+                KqlType::Guid,
+                KqlType::Dynamic,
+                KqlType::Decimal,
+            ],
+        );
+        let start = self.row_text.len();
+        self.row_text.push_str(value);
+        self.put(col, Pending::Text(start..self.row_text.len()));
+    }
+
+    /// Sets an `int` column.
+    pub fn set_int(&mut self, col: usize, value: i32) {
+        self.check_type(col, "set_int", &[KqlType::Int]);
+        self.put(col, Pending::Int(value));
+    }
+
+    /// Sets a `long` column, or a `timespan` column (stored as 100 ns ticks).
+    pub fn set_long(&mut self, col: usize, value: i64) {
+        self.check_type(col, "set_long", &[KqlType::Long, KqlType::Timespan]);
+        self.put(col, Pending::Long(value));
+    }
+
+    /// Sets a `real` column.
+    pub fn set_real(&mut self, col: usize, value: f64) {
+        self.check_type(col, "set_real", &[KqlType::Real]);
+        self.put(col, Pending::Real(value));
+    }
+
+    /// Sets a `bool` column.
+    pub fn set_bool(&mut self, col: usize, value: bool) {
+        self.check_type(col, "set_bool", &[KqlType::Bool]);
+        self.put(col, Pending::Bool(value));
+    }
+
+    /// Sets a `datetime` column from 100 ns ticks since the Unix epoch. The
+    /// stored timestamp has microseconds, rounded toward negative infinity.
+    pub fn set_datetime_ticks(&mut self, col: usize, ticks: i64) {
+        self.check_type(col, "set_datetime_ticks", &[KqlType::Datetime]);
+        self.put(col, Pending::Micros(ticks.div_euclid(10)));
+    }
+
+    /// Sets `TimeGenerated` from 100 ns ticks since the Unix epoch: the
+    /// column itself (microseconds, rounded down), `_hsTimeTicks` with every
+    /// tick, and `_hsDate` with the UTC day. Tables without a `datetime`
+    /// column named `TimeGenerated` get only the hidden columns.
+    pub fn set_time_generated(&mut self, ticks: i64) {
+        self.row_ticks = Some(ticks);
+        if let Some(col) = self.time_column {
+            self.put(col, Pending::Micros(ticks.div_euclid(10)));
+        }
+    }
+
+    /// Sets a column from text, converted to the column's type:
+    ///
+    /// - `string`, `guid`, `dynamic`, `decimal`: the text as is.
+    /// - `int`, `long`: decimal (optionally signed) or `0x` hexadecimal
+    ///   (two's complement when it fills the type's width, as Windows writes
+    ///   negative HRESULTs), with surrounding whitespace ignored.
+    /// - `real`: a decimal floating-point number.
+    /// - `bool`: `true`/`false` in any case, or `1`/`0`.
+    /// - `datetime`: RFC 3339, such as `2019-02-13T18:04:58.3636968Z`.
+    /// - `timespan`: ticks as an integer.
+    ///
+    /// Returns false and leaves the column unset (null) when the text does
+    /// not convert.
+    pub fn set_text(&mut self, col: usize, text: &str) -> bool {
+        match self.table.columns[col].ty {
+            KqlType::String | KqlType::Guid | KqlType::Dynamic | KqlType::Decimal => {
+                self.set_string(col, text);
+                true
+            }
+            KqlType::Int => match parse_int_text(text).and_then(|v| i32::try_from(v).ok()) {
+                Some(v) => {
+                    self.set_int(col, v);
+                    true
+                }
+                None => false,
+            },
+            KqlType::Long | KqlType::Timespan => match parse_int_text(text) {
+                Some(v) => {
+                    self.set_long(col, v);
+                    true
+                }
+                None => false,
+            },
+            KqlType::Real => match text.trim().parse::<f64>() {
+                Ok(v) => {
+                    self.set_real(col, v);
+                    true
+                }
+                Err(_) => false,
+            },
+            KqlType::Bool => {
+                let text = text.trim();
+                let value = if text.eq_ignore_ascii_case("true") || text == "1" {
+                    true
+                } else if text.eq_ignore_ascii_case("false") || text == "0" {
+                    false
+                } else {
+                    return false;
+                };
+                self.set_bool(col, value);
+                true
+            }
+            KqlType::Datetime => match chrono::DateTime::parse_from_rfc3339(text.trim()) {
+                Ok(t) => {
+                    let utc = t.to_utc();
+                    let ticks = utc.timestamp() * 10_000_000
+                        + i64::from(utc.timestamp_subsec_nanos() / 100);
+                    self.set_datetime_ticks(col, ticks);
+                    true
+                }
+                Err(_) => false,
+            },
+        }
+    }
+
+    /// Appends the current row to the batch and clears the row scratch.
+    ///
+    /// Fails, discarding the row, when `set_time_generated` was not called.
+    pub fn finish_row(&mut self) -> Result<(), RowError> {
+        let Some(ticks) = self.row_ticks else {
+            self.reset_row();
+            return Err(RowError::MissingTimeGenerated {
+                table: self.table.name,
+            });
+        };
+
+        for (col, builder) in self.columns.iter_mut().enumerate() {
+            let pending = &self.pending[col];
+            match (builder, pending) {
+                (ColumnBuilder::Utf8(b), Pending::Text(range)) => {
+                    b.append_value(&self.row_text[range.clone()])
+                }
+                (ColumnBuilder::Utf8(b), _) => {
+                    if self.table.columns[col].ty == KqlType::String {
+                        b.append_value("");
+                    } else {
+                        b.append_null();
+                    }
+                }
+                (ColumnBuilder::Int32(b), Pending::Int(v)) => b.append_value(*v),
+                (ColumnBuilder::Int32(b), _) => b.append_null(),
+                (ColumnBuilder::Int64(b), Pending::Long(v)) => b.append_value(*v),
+                (ColumnBuilder::Int64(b), _) => b.append_null(),
+                (ColumnBuilder::Float64(b), Pending::Real(v)) => b.append_value(*v),
+                (ColumnBuilder::Float64(b), _) => b.append_null(),
+                (ColumnBuilder::Boolean(b), Pending::Bool(v)) => b.append_value(*v),
+                (ColumnBuilder::Boolean(b), _) => b.append_null(),
+                (ColumnBuilder::Micros(b), Pending::Micros(v)) => b.append_value(*v),
+                (ColumnBuilder::Micros(b), _) => b.append_null(),
+            }
+        }
+
+        self.time_ticks.append_value(ticks);
+        let day = ticks.div_euclid(TICKS_PER_DAY);
+        if self.date_cache.as_ref().map(|(cached, _)| *cached) != Some(day) {
+            self.date_cache = Some((day, format_day(day)));
+        }
+        if let Some((_, date)) = &self.date_cache {
+            self.date.append_value(date);
+        }
+        self.import_id.append_value(&self.import_id_value);
+        self.ingest_ticks.append_value(self.ingest_ticks_value);
+
+        self.rows += 1;
+        self.reset_row();
+        Ok(())
+    }
+
+    /// Discards the values set for the current row.
+    pub fn reset_row(&mut self) {
+        for &col in &self.touched {
+            self.pending[col] = Pending::Unset;
+        }
+        self.touched.clear();
+        self.row_text.clear();
+        self.row_ticks = None;
+    }
+
+    /// Returns the finished rows as one batch and starts an empty one. A row
+    /// in progress (set but not finished) is kept.
+    pub fn finish(&mut self) -> RecordBatch {
+        let mut arrays: Vec<ArrayRef> = self.columns.iter_mut().map(|b| b.finish()).collect();
+        arrays.push(Arc::new(self.time_ticks.finish()));
+        arrays.push(Arc::new(self.date.finish()));
+        arrays.push(Arc::new(self.import_id.finish()));
+        arrays.push(Arc::new(self.ingest_ticks.finish()));
+        self.rows = 0;
+        RecordBatch::try_new(self.schema.clone(), arrays)
+            .expect("builders are created from the same table definition as the schema")
+    }
+}
+
+/// Formats a day number (days since 1970-01-01) as `YYYY-MM-DD`. Days
+/// outside chrono's range (beyond about ±262,000 years) format as
+/// `0000-00-00`, which no real event reaches.
+fn format_day(day: i64) -> String {
+    i32::try_from(day + UNIX_EPOCH_DAYS_FROM_CE)
+        .ok()
+        .and_then(NaiveDate::from_num_days_from_ce_opt)
+        .map(|d| d.format("%Y-%m-%d").to_string())
+        .unwrap_or_else(|| "0000-00-00".to_string())
+}
+
+/// Parses decimal or `0x` hexadecimal integer text as Windows event data
+/// writes it. Hexadecimal of 9 to 16 digits is read as a two's-complement
+/// `i64`, so `0xffffffffffffffff` is -1; 8 hex digits or fewer are read as a
+/// non-negative value, which `set_text` rejects for an `int` column above
+/// `i32::MAX`.
+pub fn parse_int_text(text: &str) -> Option<i64> {
+    let text = text.trim();
+    if let Some(hex) = text.strip_prefix("0x").or_else(|| text.strip_prefix("0X")) {
+        if hex.is_empty() || hex.len() > 16 {
+            return None;
+        }
+        return u64::from_str_radix(hex, 16).ok().map(|v| v as i64);
+    }
+    text.parse::<i64>().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use arrow::array::{
+        Array, BooleanArray, Int32Array, Int64Array, StringArray, TimestampMicrosecondArray,
+    };
+
+    use super::*;
+    use crate::schema::{ColumnDef, DATE_COLUMN, IMPORT_ID_COLUMN, INGEST_TICKS_COLUMN};
+
+    static TEST_TABLE: TableDef = TableDef {
+        name: "TestTable",
+        columns: &[
+            ColumnDef {
+                name: "Computer",
+                ty: KqlType::String,
+            },
+            ColumnDef {
+                name: "EventID",
+                ty: KqlType::Int,
+            },
+            ColumnDef {
+                name: "Bytes",
+                ty: KqlType::Long,
+            },
+            ColumnDef {
+                name: "Flag",
+                ty: KqlType::Bool,
+            },
+            ColumnDef {
+                name: "Id",
+                ty: KqlType::Guid,
+            },
+            ColumnDef {
+                name: "TimeGenerated",
+                ty: KqlType::Datetime,
+            },
+        ],
+    };
+
+    /// 2019-02-13T18:04:58.3636968Z in ticks since the Unix epoch.
+    const TICKS: i64 = 15_500_810_983_636_968;
+
+    fn column<'a, T: 'static>(batch: &'a RecordBatch, name: &str) -> &'a T {
+        batch
+            .column_by_name(name)
+            .unwrap_or_else(|| panic!("no column {name}"))
+            .as_any()
+            .downcast_ref::<T>()
+            .unwrap_or_else(|| panic!("column {name} has another type"))
+    }
+
+    #[test]
+    fn builds_rows_with_defaults() {
+        let mut builder = TableBatchBuilder::new(&TEST_TABLE, "import-1", 42, 4);
+        builder.set_string(0, "PC01");
+        builder.set_int(1, 4624);
+        builder.set_time_generated(TICKS);
+        builder.finish_row().unwrap();
+        builder.set_time_generated(TICKS + 1);
+        builder.set_bool(3, true);
+        builder.set_string(4, "af83a89c-c68a-5397-5ac6-24a0c4d2baf6");
+        builder.finish_row().unwrap();
+        assert_eq!(builder.len(), 2);
+
+        let batch = builder.finish();
+        assert_eq!(batch.num_rows(), 2);
+        assert_eq!(batch.schema(), storage_schema(&TEST_TABLE));
+        assert!(builder.is_empty());
+
+        let computer = column::<StringArray>(&batch, "Computer");
+        assert_eq!(computer.value(0), "PC01");
+        assert_eq!(computer.value(1), "", "unset string is empty, not null");
+        assert_eq!(computer.null_count(), 0);
+
+        let event_id = column::<Int32Array>(&batch, "EventID");
+        assert_eq!(event_id.value(0), 4624);
+        assert!(event_id.is_null(1));
+
+        let bytes = column::<Int64Array>(&batch, "Bytes");
+        assert_eq!(bytes.null_count(), 2);
+
+        let flag = column::<BooleanArray>(&batch, "Flag");
+        assert!(flag.is_null(0));
+        assert!(flag.value(1));
+
+        let id = column::<StringArray>(&batch, "Id");
+        assert!(id.is_null(0), "unset guid is null");
+        assert_eq!(id.value(1), "af83a89c-c68a-5397-5ac6-24a0c4d2baf6");
+
+        let time = column::<TimestampMicrosecondArray>(&batch, "TimeGenerated");
+        assert_eq!(time.value(0), TICKS / 10);
+        let ticks = column::<Int64Array>(&batch, "_hsTimeTicks");
+        assert_eq!(ticks.value(0), TICKS);
+        assert_eq!(ticks.value(1), TICKS + 1);
+        let date = column::<StringArray>(&batch, DATE_COLUMN);
+        assert_eq!(date.value(0), "2019-02-13");
+        let import = column::<StringArray>(&batch, IMPORT_ID_COLUMN);
+        assert_eq!(import.value(1), "import-1");
+        let ingest = column::<Int64Array>(&batch, INGEST_TICKS_COLUMN);
+        assert_eq!(ingest.value(1), 42);
+    }
+
+    #[test]
+    fn last_value_wins_within_row() {
+        let mut builder = TableBatchBuilder::new(&TEST_TABLE, "i", 0, 1);
+        builder.set_string(0, "first");
+        builder.set_string(0, "second");
+        builder.set_time_generated(0);
+        builder.finish_row().unwrap();
+        let batch = builder.finish();
+        assert_eq!(column::<StringArray>(&batch, "Computer").value(0), "second");
+    }
+
+    #[test]
+    fn row_without_time_is_rejected() {
+        let mut builder = TableBatchBuilder::new(&TEST_TABLE, "i", 0, 1);
+        builder.set_string(0, "PC01");
+        assert_eq!(
+            builder.finish_row(),
+            Err(RowError::MissingTimeGenerated { table: "TestTable" })
+        );
+        assert!(builder.is_empty());
+        // The rejected row's values do not leak into the next row.
+        builder.set_time_generated(0);
+        builder.finish_row().unwrap();
+        let batch = builder.finish();
+        assert_eq!(column::<StringArray>(&batch, "Computer").value(0), "");
+    }
+
+    #[test]
+    fn set_text_converts_by_type() {
+        let mut builder = TableBatchBuilder::new(&TEST_TABLE, "i", 0, 1);
+        assert!(builder.set_text(1, "0x10"));
+        assert!(builder.set_text(2, "-5"));
+        assert!(builder.set_text(3, "False"));
+        assert!(builder.set_text(5, "2019-02-13T18:04:58.3636968Z"));
+        builder.set_time_generated(TICKS);
+        builder.finish_row().unwrap();
+        assert!(!builder.set_text(1, "%%2309"));
+        assert!(!builder.set_text(1, "0x1ffffffff"), "too large for int");
+        assert!(!builder.set_text(3, "yes"));
+        builder.set_time_generated(TICKS);
+        builder.finish_row().unwrap();
+
+        let batch = builder.finish();
+        let event_id = column::<Int32Array>(&batch, "EventID");
+        assert_eq!(event_id.value(0), 16);
+        assert!(event_id.is_null(1));
+        assert_eq!(column::<Int64Array>(&batch, "Bytes").value(0), -5);
+        let flag = column::<BooleanArray>(&batch, "Flag");
+        assert!(!flag.value(0));
+        assert!(flag.is_null(1));
+        let time = column::<TimestampMicrosecondArray>(&batch, "TimeGenerated");
+        assert_eq!(time.value(0), TICKS / 10);
+    }
+
+    #[test]
+    fn builder_is_reusable_after_finish() {
+        let mut builder = TableBatchBuilder::new(&TEST_TABLE, "i", 0, 2);
+        for batch_number in 0..3 {
+            for row in 0..5 {
+                builder.set_int(1, batch_number * 10 + row);
+                builder.set_time_generated(i64::from(row));
+                builder.finish_row().unwrap();
+            }
+            let batch = builder.finish();
+            assert_eq!(batch.num_rows(), 5);
+            let event_id = column::<Int32Array>(&batch, "EventID");
+            assert_eq!(event_id.value(4), batch_number * 10 + 4);
+        }
+    }
+
+    #[test]
+    fn dates_before_epoch_and_day_boundaries() {
+        assert_eq!(format_day(0), "1970-01-01");
+        assert_eq!(format_day(-1), "1969-12-31");
+        let mut builder = TableBatchBuilder::new(&TEST_TABLE, "i", 0, 3);
+        for ticks in [-1, TICKS_PER_DAY - 1, TICKS_PER_DAY] {
+            builder.set_time_generated(ticks);
+            builder.finish_row().unwrap();
+        }
+        let batch = builder.finish();
+        let date = column::<StringArray>(&batch, DATE_COLUMN);
+        assert_eq!(date.value(0), "1969-12-31");
+        assert_eq!(date.value(1), "1970-01-01");
+        assert_eq!(date.value(2), "1970-01-02");
+        let time = column::<TimestampMicrosecondArray>(&batch, "TimeGenerated");
+        assert_eq!(
+            time.value(0),
+            -1,
+            "microseconds round toward negative infinity"
+        );
+    }
+
+    #[test]
+    fn parses_integer_text() {
+        assert_eq!(parse_int_text("42"), Some(42));
+        assert_eq!(parse_int_text(" -7 "), Some(-7));
+        assert_eq!(parse_int_text("0x3e7"), Some(999));
+        assert_eq!(parse_int_text("0XFF"), Some(255));
+        assert_eq!(parse_int_text("0xffffffffffffffff"), Some(-1));
+        assert_eq!(parse_int_text("0x"), None);
+        assert_eq!(parse_int_text("-"), None);
+        assert_eq!(parse_int_text(""), None);
+        assert_eq!(parse_int_text("0x1ffffffffffffffff"), None);
+    }
+
+    #[test]
+    #[should_panic(expected = "set_int called on column TestTable.Computer")]
+    fn wrong_setter_panics() {
+        let mut builder = TableBatchBuilder::new(&TEST_TABLE, "i", 0, 1);
+        builder.set_int(0, 1);
+    }
+}

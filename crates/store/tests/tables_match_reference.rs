@@ -1,0 +1,107 @@
+//! Compares the compiled-in table definitions with the Azure Monitor
+//! reference copies kept in the shared corpus, column by column.
+
+use std::path::PathBuf;
+
+use kql::KqlType;
+use store::schema::TableDef;
+use store::tables::{ALL_TABLES, EVENT, SECURITY_EVENT, WINDOWS_EVENT, table_by_name};
+
+fn reference_dir() -> PathBuf {
+    PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../../shared/corpus/sentinel/schemas/tables"
+    ))
+}
+
+/// Lists every difference between `table` and the reference JSON file of
+/// the same name.
+fn differences(table: &TableDef) -> Vec<String> {
+    let path = reference_dir().join(format!("{}.json", table.name));
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    let json: serde_json::Value = serde_json::from_str(&text).expect("reference file is JSON");
+    assert_eq!(
+        json["table"],
+        table.name,
+        "table name in {}",
+        path.display()
+    );
+    let reference = json["columns"].as_array().expect("columns array");
+
+    let mut diffs = Vec::new();
+    if reference.len() != table.columns.len() {
+        diffs.push(format!(
+            "{}: {} columns in the reference, {} defined",
+            table.name,
+            reference.len(),
+            table.columns.len()
+        ));
+    }
+    for (i, expected) in reference.iter().enumerate() {
+        let name = expected["name"].as_str().expect("column name");
+        let type_name = expected["type"].as_str().expect("column type");
+        let Some(ty) = KqlType::from_name(type_name) else {
+            diffs.push(format!(
+                "{}.{name}: unknown KQL type {type_name}",
+                table.name
+            ));
+            continue;
+        };
+        match table.columns.get(i) {
+            None => diffs.push(format!("{}[{i}]: missing, expected {name}", table.name)),
+            Some(actual) if actual.name != name || actual.ty != ty => diffs.push(format!(
+                "{}[{i}]: defined {}:{}, reference {name}:{ty}",
+                table.name, actual.name, actual.ty
+            )),
+            Some(_) => {}
+        }
+    }
+    for (i, extra) in table.columns.iter().enumerate().skip(reference.len()) {
+        diffs.push(format!(
+            "{}[{i}]: {} is not in the reference",
+            table.name, extra.name
+        ));
+    }
+    diffs
+}
+
+#[test]
+fn security_event_matches_reference() {
+    let diffs = differences(&SECURITY_EVENT);
+    assert!(diffs.is_empty(), "{}", diffs.join("\n"));
+    assert_eq!(SECURITY_EVENT.columns.len(), 218);
+}
+
+#[test]
+fn event_matches_reference() {
+    let diffs = differences(&EVENT);
+    assert!(diffs.is_empty(), "{}", diffs.join("\n"));
+    assert_eq!(EVENT.columns.len(), 22);
+}
+
+#[test]
+fn windows_event_matches_reference() {
+    let diffs = differences(&WINDOWS_EVENT);
+    assert!(diffs.is_empty(), "{}", diffs.join("\n"));
+}
+
+#[test]
+fn column_names_are_unique() {
+    for table in ALL_TABLES {
+        let mut names: Vec<&str> = table.columns.iter().map(|c| c.name).collect();
+        names.sort_unstable();
+        let before = names.len();
+        names.dedup();
+        assert_eq!(before, names.len(), "duplicate column in {}", table.name);
+    }
+}
+
+#[test]
+fn table_lookup_by_name() {
+    assert_eq!(table_by_name("SecurityEvent"), Some(&SECURITY_EVENT));
+    assert_eq!(table_by_name("Event"), Some(&EVENT));
+    assert_eq!(table_by_name("WindowsEvent"), Some(&WINDOWS_EVENT));
+    assert_eq!(table_by_name("securityevent"), None);
+    assert_eq!(table_by_name("Syslog"), None);
+}
