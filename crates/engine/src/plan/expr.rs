@@ -195,6 +195,16 @@ impl Planner<'_> {
         input: &Relation,
     ) -> Result<Typed, EngineError> {
         let target = self.plan_expr(target, input)?;
+        if let Some(tabular) = self.tabular_list(list)? {
+            let column = self.first_column(tabular)?;
+            let (target_expr, column_expr_) = if case_sensitive {
+                let ty = target.ty;
+                (coerce_to(target, ty), coerce_to(column, ty))
+            } else {
+                (f::lower(f::to_string(target)), f::lower(f::to_string(column)))
+            };
+            return self.in_subquery(target_expr, column_expr_, negated);
+        }
         let items = self.plan_list(list, input)?;
         let (target_expr, values) = if case_sensitive {
             let values = items
@@ -210,6 +220,81 @@ impl Planner<'_> {
             return Ok(Typed::new(lit(negated), KqlType::Bool));
         }
         Ok(Typed::new(target_expr.in_list(values, negated), KqlType::Bool))
+    }
+
+    /// Returns the relation of an `in` list that is tabular: a pipeline in
+    /// parentheses, or a single name bound to a table or tabular `let`.
+    fn tabular_list(&mut self, list: &InList) -> Result<Option<Relation>, EngineError> {
+        match list {
+            InList::Tabular(tabular) => Ok(Some(self.plan_tabular(tabular)?)),
+            InList::Values(values) => match values.as_slice() {
+                [single] => match &single.kind {
+                    ExprKind::Name(ident) if self.is_tabular_name(&ident.name) => {
+                        let tabular = ast::TabularExpr {
+                            source: ast::Source::Table(ident.clone()),
+                            operators: Vec::new(),
+                            span: ident.span,
+                        };
+                        Ok(Some(self.plan_tabular(&tabular)?))
+                    }
+                    ExprKind::Tabular(tabular) => Ok(Some(self.plan_tabular(tabular)?)),
+                    _ => Ok(None),
+                },
+                _ => Ok(None),
+            },
+        }
+    }
+
+    /// Returns the first column of a relation as a typed expression over
+    /// that relation, keeping the relation for [`Self::in_subquery`].
+    fn first_column(&mut self, relation: Relation) -> Result<Typed, EngineError> {
+        let Some(first) = relation.columns.first().cloned() else {
+            return Err(EngineError::semantic(Diagnostic::new(
+                "the tabular expression on the right of `in` has no columns",
+                Span::default(),
+            )));
+        };
+        self.pending_subquery = Some(relation);
+        Ok(Typed::new(column_expr(&first.name), first.ty))
+    }
+
+    /// Builds `target in (subquery)` from the relation stored by
+    /// [`Self::first_column`], projected to `value`.
+    fn in_subquery(&mut self, target: Expr, value: Expr, negated: bool) -> Result<Typed, EngineError> {
+        let relation = self.pending_subquery.take().ok_or_else(|| {
+            EngineError::Internal("no subquery relation was prepared for `in`".to_string())
+        })?;
+        let plan = datafusion::logical_expr::LogicalPlanBuilder::from(relation.plan)
+            .project(vec![value.alias("__in_value")])
+            .and_then(|b| b.build())
+            .map_err(EngineError::plan)?;
+        let expr = if negated {
+            datafusion::logical_expr::expr_fn::not_in_subquery(target, std::sync::Arc::new(plan))
+        } else {
+            datafusion::logical_expr::expr_fn::in_subquery(target, std::sync::Arc::new(plan))
+        };
+        Ok(Typed::new(expr, KqlType::Bool))
+    }
+
+    /// Plans `toscalar(T | ...)`: the first column of the first row.
+    pub(crate) fn plan_toscalar(&mut self, arg: &ast::Expr) -> Result<Typed, EngineError> {
+        let list = InList::Values(vec![arg.clone()]);
+        let Some(relation) = self.tabular_list(&list)? else {
+            return Err(EngineError::semantic(Diagnostic::new(
+                "`toscalar` expects a tabular expression such as (T | summarize count())",
+                arg.span,
+            )));
+        };
+        let Some(first) = relation.columns.first().cloned() else {
+            return Err(EngineError::semantic(Diagnostic::new("the tabular expression has no columns", arg.span)));
+        };
+        let plan = datafusion::logical_expr::LogicalPlanBuilder::from(relation.plan)
+            .project(vec![column_expr(&first.name)])
+            .and_then(|b| b.limit(0, Some(1)))
+            .and_then(|b| b.build())
+            .map_err(EngineError::plan)?;
+        let expr = datafusion::logical_expr::expr_fn::scalar_subquery(std::sync::Arc::new(plan));
+        Ok(Typed::new(expr, first.ty))
     }
 
     /// Plans the items of an `in` / `has_any` list. A `dynamic([...])` item

@@ -29,7 +29,7 @@ pub(crate) const SCALAR_FUNCTIONS: &[&str] = &[
     "todynamic", "trim", "trim_start", "trim_end", "indexof", "replace_string", "replace_regex",
     "abs", "round", "sqrt", "pow", "log", "log10", "exp", "ceiling", "getyear", "hourofday",
     "dayofmonth", "monthofyear", "datetime_part", "dayofweek", "countof", "reverse", "gettype",
-    "array_length", "strrep",
+    "array_length", "strrep", "toscalar",
 ];
 
 impl Planner<'_> {
@@ -53,6 +53,10 @@ impl Planner<'_> {
         let args: Vec<&ast::Expr> = call.args.iter().map(|a| &a.value).collect();
 
         match name {
+            "toscalar" => {
+                self.arity(call, 1, 1)?;
+                return self.plan_toscalar(args[0]);
+            }
             "now" => {
                 let mut typed = Typed::new(lit(self.now_ticks()), KqlType::Datetime);
                 if let Some(offset) = args.first() {

@@ -91,6 +91,8 @@ pub(crate) struct Planner<'a> {
     scopes: Vec<HashMap<String, Binding>>,
     /// Depth of `let` expansion, to stop a name that refers to itself.
     expansion_depth: usize,
+    /// The relation of a tabular `in` list while its column is planned.
+    pending_subquery: Option<Relation>,
 }
 
 const MAX_EXPANSION_DEPTH: usize = 64;
@@ -102,6 +104,7 @@ impl<'a> Planner<'a> {
             now_ticks,
             scopes: vec![HashMap::new()],
             expansion_depth: 0,
+            pending_subquery: None,
         }
     }
 

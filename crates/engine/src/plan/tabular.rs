@@ -46,6 +46,13 @@ impl Planner<'_> {
                 union_relations(legs, union, span)
             }
             Source::Call(call) => {
+                if call.name.name == "materialize" && call.args.len() == 1 {
+                    match &call.args[0].value.kind {
+                        ExprKind::Tabular(inner) => return self.plan_tabular(inner),
+                        ExprKind::Name(ident) => return self.plan_table_name(ident),
+                        _ => {}
+                    }
+                }
                 if let Some(Binding::Tabular(body)) = self.lookup(&call.name.name) {
                     if call.args.is_empty() {
                         return self.plan_tabular(&body);
