@@ -79,7 +79,7 @@ impl Planner<'_> {
                 self.leave_expansion();
                 result
             }
-            Some(Binding::Tabular(_)) => Err(EngineError::semantic(Diagnostic::new(
+            Some(Binding::Tabular(_) | Binding::Relation(_)) => Err(EngineError::semantic(Diagnostic::new(
                 format!("`{}` is a tabular value and cannot be used as a scalar here", ident.name),
                 ident.span,
             ))),
@@ -457,7 +457,34 @@ fn comparison(op: BinaryOp, left: Typed, right: Typed) -> Result<Typed, EngineEr
     let target = if target == KqlType::Int { KqlType::Long } else { target };
     let l = coerce_to(left, target);
     let r = coerce_to(right, target);
-    Ok(Typed::new(binary_expr(l, operator, r), KqlType::Bool))
+    let compared = binary_expr(l.clone(), operator, r.clone());
+    // KQL: `==` with exactly one null side is false and `!=` is true; with
+    // two null sides both stay null.
+    let expr = match operator {
+        Operator::Eq if is_null_literal(&l) || is_null_literal(&r) => {
+            let other = if is_null_literal(&l) { r } else { l };
+            when(other.is_null(), lit(ScalarValue::Boolean(None)))
+                .otherwise(lit(false))
+                .map_err(EngineError::internal)?
+        }
+        Operator::NotEq => {
+            let both_null = l.is_null().and(r.is_null());
+            let fallback = when(both_null, lit(ScalarValue::Boolean(None)))
+                .otherwise(lit(true))
+                .map_err(EngineError::internal)?;
+            datafusion::functions::core::expr_fn::coalesce(vec![compared, fallback])
+        }
+        _ => compared,
+    };
+    Ok(Typed::new(expr, KqlType::Bool))
+}
+
+fn is_null_literal(expr: &Expr) -> bool {
+    match expr {
+        Expr::Literal(value, _) => value.is_null(),
+        Expr::Cast(cast) => is_null_literal(&cast.expr),
+        _ => false,
+    }
 }
 
 fn arithmetic(op: BinaryOp, left: Typed, right: Typed, span: Span) -> Result<Typed, EngineError> {

@@ -42,13 +42,16 @@ impl Planner<'_> {
             )));
         }
         if let Some(Binding::Function(function)) = self.lookup(name) {
-            return Err(EngineError::not_supported(Diagnostic::new(
-                format!(
-                    "calling the user-defined function `{name}` ({} parameters) is not supported yet",
-                    function.params.len()
-                ),
-                call.name.span,
-            )));
+            let ast::LetBody::Scalar(body) = &function.body else {
+                return Err(EngineError::semantic(Diagnostic::new(
+                    format!("`{name}` returns a table and cannot be used as a scalar"),
+                    call.name.span,
+                )));
+            };
+            self.enter_function(&call.name, &function, &call.args, None)?;
+            let result = self.plan_expr(body, input);
+            self.leave_function();
+            return result;
         }
         let args: Vec<&ast::Expr> = call.args.iter().map(|a| &a.value).collect();
 
@@ -425,7 +428,11 @@ impl Planner<'_> {
             "gettype" => {
                 self.arity(call, 1, 1)?;
                 let arg = args.remove(0);
-                Typed::new(lit(arg.ty.name()), KqlType::String)
+                if arg.ty == KqlType::Dynamic {
+                    Typed::new(dynamic_type_name(arg.expr), KqlType::String)
+                } else {
+                    Typed::new(lit(arg.ty.name()), KqlType::String)
+                }
             }
             _ => {
                 let known: Vec<&str> = SCALAR_FUNCTIONS.iter().copied().collect();
@@ -569,6 +576,34 @@ fn wrap_array(element: Expr) -> Expr {
         Ok(Arc::new(out) as ArrayRef)
     });
     udf::call("wrap_array", DataType::Utf8, false, body, vec![element])
+}
+
+/// `gettype()` of a dynamic value: the type of what it holds.
+fn dynamic_type_name(value: Expr) -> Expr {
+    let body: udf::ArrayFn = Arc::new(|arrays: &[ArrayRef]| {
+        let values = utf8(&arrays[0])?;
+        let values = arrow::array::AsArray::as_string::<i32>(values.as_ref());
+        let out: StringArray = values
+            .iter()
+            .map(|text| {
+                let parsed = text.and_then(|t| serde_json::from_str::<serde_json::Value>(t).ok());
+                let name = match parsed {
+                    None | Some(serde_json::Value::Null) => "null",
+                    Some(serde_json::Value::Bool(_)) => "bool",
+                    Some(serde_json::Value::Number(n)) if n.is_i64() || n.is_u64() => {
+                        if n.as_i64().is_some_and(|v| i32::try_from(v).is_ok()) { "int" } else { "long" }
+                    }
+                    Some(serde_json::Value::Number(_)) => "real",
+                    Some(serde_json::Value::String(_)) => "string",
+                    Some(serde_json::Value::Array(_)) => "array",
+                    Some(serde_json::Value::Object(_)) => "dictionary",
+                };
+                Some(name)
+            })
+            .collect();
+        Ok(Arc::new(out) as ArrayRef)
+    });
+    udf::call("gettype_dynamic", DataType::Utf8, false, body, vec![value])
 }
 
 /// `extract(regex, group, text)`: the text of a capture group of the first

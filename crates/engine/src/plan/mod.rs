@@ -82,6 +82,8 @@ enum Binding {
     Scalar(ast::Expr),
     Tabular(ast::TabularExpr),
     Function(ast::FunctionDef),
+    /// An already planned relation: the piped input of `invoke`.
+    Relation(Relation),
 }
 
 /// Plans one query. Holds the `let` scopes and the query's `now`.
@@ -166,13 +168,99 @@ impl<'a> Planner<'a> {
                 ast::ExprKind::Name(ident) if ident.name != name => self.is_tabular_name(&ident.name),
                 _ => false,
             },
-            Some(Binding::Function(_)) => false,
+            Some(Binding::Function(function)) => matches!(function.body, ast::LetBody::Tabular(_)) && function.params.is_empty(),
+            Some(Binding::Relation(_)) => true,
             None => self.catalog.table(name).is_some(),
         }
     }
 
+    /// Binds a user-defined function's parameters to the call's arguments
+    /// and its body statements in a new scope. The caller plans the body and
+    /// then calls [`Self::leave_function`].
+    ///
+    /// Scalar arguments are bound as unevaluated expressions, so they are
+    /// planned where the body uses them, against the body's input.
+    pub(crate) fn enter_function(
+        &mut self,
+        name: &ast::Ident,
+        function: &ast::FunctionDef,
+        args: &[ast::Arg],
+        piped: Option<Relation>,
+    ) -> Result<(), EngineError> {
+        self.enter_expansion(name.span)?;
+        let mut scope = HashMap::new();
+        let mut piped = piped;
+        let mut positional = args.iter().filter(|a| a.name.is_none());
+        for param in &function.params {
+            let named = args
+                .iter()
+                .find(|a| a.name.as_ref().is_some_and(|n| n.name == param.name.name));
+            let binding = match &param.kind {
+                ast::ParamKind::Tabular(_) => {
+                    if let Some(relation) = piped.take() {
+                        Binding::Relation(relation)
+                    } else {
+                        let arg = named.or_else(|| positional.next()).ok_or_else(|| {
+                            missing_argument(name, &param.name)
+                        })?;
+                        tabular_binding(&arg.value)?
+                    }
+                }
+                ast::ParamKind::Scalar(_) => match named.or_else(|| positional.next()) {
+                    Some(arg) => Binding::Scalar(arg.value.clone()),
+                    None => match &param.default {
+                        Some(default) => Binding::Scalar(default.clone()),
+                        None => return Err(missing_argument(name, &param.name)),
+                    },
+                },
+            };
+            scope.insert(param.name.name.clone(), binding);
+        }
+        if let Some(extra) = positional.next() {
+            self.leave_expansion();
+            return Err(EngineError::semantic(Diagnostic::new(
+                format!("`{}` takes {} arguments; this one is too many", name.name, function.params.len()),
+                extra.value.span,
+            )));
+        }
+        self.scopes.push(scope);
+        for statement in &function.statements {
+            self.declare(statement);
+        }
+        Ok(())
+    }
+
+    pub(crate) fn leave_function(&mut self) {
+        self.scopes.pop();
+        self.leave_expansion();
+    }
+
     pub fn now_ticks(&self) -> i64 {
         self.now_ticks
+    }
+}
+
+fn missing_argument(function: &ast::Ident, param: &ast::Ident) -> EngineError {
+    EngineError::semantic(Diagnostic::new(
+        format!("`{}` needs a value for its parameter `{}`", function.name, param.name),
+        function.span,
+    ))
+}
+
+/// Binds a tabular argument: a table or `let` name, or a pipeline.
+fn tabular_binding(value: &ast::Expr) -> Result<Binding, EngineError> {
+    match &value.kind {
+        ast::ExprKind::Name(ident) => Ok(Binding::Tabular(ast::TabularExpr {
+            source: ast::Source::Table(ident.clone()),
+            operators: Vec::new(),
+            span: ident.span,
+        })),
+        ast::ExprKind::Tabular(tabular) => Ok(Binding::Tabular((**tabular).clone())),
+        ast::ExprKind::Paren(inner) => tabular_binding(inner),
+        _ => Err(EngineError::semantic(Diagnostic::new(
+            "expected a table or a tabular expression for a tabular parameter",
+            value.span,
+        ))),
     }
 }
 

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use arrow::array::{Array, ArrayRef, AsArray, StringArray};
 use arrow::datatypes::DataType;
 use datafusion::functions_aggregate::expr_fn as agg;
-use datafusion::logical_expr::{Expr, ExprFunctionExt as _, LogicalPlanBuilder, cast, lit, when};
+use datafusion::logical_expr::{Expr, LogicalPlanBuilder, cast, lit, when};
 use kql::ast::{self, ExprKind};
 use kql::{Diagnostic, KqlType};
 
@@ -19,7 +19,8 @@ use crate::value;
 const AGGREGATES: &[&str] = &[
     "count", "countif", "dcount", "dcountif", "sum", "sumif", "min", "max", "minif", "maxif", "avg",
     "avgif", "arg_max", "arg_min", "make_set", "make_list", "makeset", "makelist", "take_any", "any",
-    "stdev", "variance", "make_set_if", "make_list_if",
+    "stdev", "variance", "make_set_if", "make_list_if", "stdevp", "variancep", "stdevif",
+    "varianceif", "stdevpif", "variancepif",
 ];
 
 /// True when `name` is an aggregate function.
@@ -98,7 +99,7 @@ impl Planner<'_> {
         let explicit = named.names.first().map(|n| n.name.clone());
         let mut output_name = |prefix: &str| -> String {
             let base = explicit.clone().unwrap_or_else(|| match &first_arg_name {
-                Some(arg) if !prefix.ends_with("if") => format!("{prefix}_{arg}"),
+                Some(arg) if prefix != "countif" => format!("{prefix}_{arg}"),
                 _ => format!("{prefix}_"),
             });
             unique_name(&base, used_names)
@@ -121,7 +122,7 @@ impl Planner<'_> {
             }
             "dcount" | "dcountif" => {
                 let value = self.arg(call, &args, 0, input)?;
-                let out = output_name("dcount");
+                let out = output_name(name);
                 let value = if name == "dcountif" {
                     let predicate = self.arg(call, &args, 1, input)?;
                     when(to_bool(predicate), value.expr).end().map_err(EngineError::internal)?
@@ -130,10 +131,11 @@ impl Planner<'_> {
                 };
                 Ok(single(agg::count_distinct(value), out, KqlType::Long))
             }
-            "sum" | "sumif" | "avg" | "avgif" | "min" | "max" | "minif" | "maxif" | "stdev" | "variance" => {
+            "sum" | "sumif" | "avg" | "avgif" | "min" | "max" | "minif" | "maxif" | "stdev" | "variance" | "stdevp"
+            | "variancep" | "stdevif" | "varianceif" | "stdevpif" | "variancepif" => {
                 let value = self.arg(call, &args, 0, input)?;
-                let base = name.trim_end_matches("if");
-                let out = output_name(base);
+                let base = name.strip_suffix("if").unwrap_or(name);
+                let out = output_name(name);
                 let ty = value.ty;
                 let mut expr = value.expr;
                 if name.ends_with("if") {
@@ -146,6 +148,8 @@ impl Planner<'_> {
                     "min" => (agg::min(expr), ty),
                     "max" => (agg::max(expr), ty),
                     "stdev" => (agg::stddev(cast(expr, DataType::Float64)), KqlType::Real),
+                    "stdevp" => (agg::stddev_pop(cast(expr, DataType::Float64)), KqlType::Real),
+                    "variancep" => (agg::var_pop(cast(expr, DataType::Float64)), KqlType::Real),
                     _ => (agg::var_sample(cast(expr, DataType::Float64)), KqlType::Real),
                 };
                 let aggregate = if base == "sum" {
@@ -170,12 +174,11 @@ impl Planner<'_> {
                     let predicate = self.arg(call, &args, 1, input)?;
                     expr = when(to_bool(predicate), expr).end().map_err(EngineError::internal)?;
                 }
-                let aggregate = if is_set {
-                    agg::array_agg(expr).distinct().build().map_err(EngineError::internal)?
-                } else {
-                    agg::array_agg(expr)
-                };
-                Ok(single(list_to_json(aggregate, value.ty), out, KqlType::Dynamic))
+                // NOTE: make_set collects every value and removes duplicates
+                // afterwards, which keeps the first-seen order as Kusto does
+                // but holds all values of a group in memory.
+                let aggregate = agg::array_agg(expr);
+                Ok(single(list_to_json(aggregate, value.ty, is_set), out, KqlType::Dynamic))
             }
             "arg_max" | "arg_min" => self.plan_arg_extreme(call, &args, named, input, used_names),
             _ => Err(EngineError::not_supported(Diagnostic::new(
@@ -256,7 +259,7 @@ impl Planner<'_> {
 }
 
 /// Converts a DataFusion list aggregate into dynamic JSON text.
-fn list_to_json(list: Expr, ty: KqlType) -> Expr {
+fn list_to_json(list: Expr, ty: KqlType, distinct: bool) -> Expr {
     let body: udf::ArrayFn = Arc::new(move |arrays: &[ArrayRef]| {
         let lists = &arrays[0];
         let out: StringArray = (0..lists.len())
@@ -269,17 +272,23 @@ fn list_to_json(list: Expr, ty: KqlType) -> Expr {
                         DataType::LargeList(_) => lists.as_list::<i64>().value(row),
                         _ => return Some("[]".to_string()),
                     };
-                    (0..values.len())
-                        .filter(|&i| values.is_valid(i))
-                        .map(|i| value::to_json(&values, i, ty))
-                        .collect()
+                    let mut items: Vec<serde_json::Value> = Vec::new();
+                    let mut seen: HashSet<String> = HashSet::new();
+                    for i in (0..values.len()).filter(|&i| values.is_valid(i)) {
+                        let item = value::to_json(&values, i, ty);
+                        if !distinct || seen.insert(item.to_string()) {
+                            items.push(item);
+                        }
+                    }
+                    items
                 };
                 Some(serde_json::Value::Array(items).to_string())
             })
             .collect();
         Ok(Arc::new(out) as ArrayRef)
     });
-    udf::call(&format!("list_to_json_{ty}"), DataType::Utf8, false, body, vec![list])
+    let name = format!("list_to_json_{ty}_{}", if distinct { "set" } else { "list" });
+    udf::call(&name, DataType::Utf8, false, body, vec![list])
 }
 
 fn strip_parens(expr: &ast::Expr) -> &ast::Expr {

@@ -53,10 +53,10 @@ impl Planner<'_> {
                         _ => {}
                     }
                 }
-                if let Some(Binding::Tabular(body)) = self.lookup(&call.name.name) {
-                    if call.args.is_empty() {
-                        return self.plan_tabular(&body);
-                    }
+                match self.lookup(&call.name.name) {
+                    Some(Binding::Tabular(body)) if call.args.is_empty() => return self.plan_tabular(&body),
+                    Some(Binding::Function(function)) => return self.plan_function_call(call, &function, None),
+                    _ => {}
                 }
                 Err(EngineError::not_supported(Diagnostic::new(
                     format!("tabular function `{}` is not supported yet", call.name.name),
@@ -66,8 +66,33 @@ impl Planner<'_> {
         }
     }
 
+    /// Plans a call of a user-defined function with a tabular body;
+    /// `piped` is the input of `invoke`.
+    fn plan_function_call(
+        &mut self,
+        call: &ast::Call,
+        function: &ast::FunctionDef,
+        piped: Option<Relation>,
+    ) -> Result<Relation, EngineError> {
+        let ast::LetBody::Tabular(body) = &function.body else {
+            return Err(EngineError::semantic(Diagnostic::new(
+                format!("`{}` returns a scalar and cannot be used as a table", call.name.name),
+                call.name.span,
+            )));
+        };
+        self.enter_function(&call.name, function, &call.args, piped)?;
+        let result = self.plan_tabular(body);
+        self.leave_function();
+        result
+    }
+
     fn plan_table_name(&mut self, ident: &ast::Ident) -> Result<Relation, EngineError> {
         match self.lookup(&ident.name) {
+            Some(Binding::Relation(relation)) => return Ok(relation),
+            Some(Binding::Function(function)) if function.params.is_empty() => {
+                let call = ast::Call { name: ident.clone(), args: Vec::new(), span: ident.span };
+                return self.plan_function_call(&call, &function, None);
+            }
             Some(Binding::Tabular(body)) => {
                 self.enter_expansion(ident.span)?;
                 let relation = self.plan_tabular(&body);
@@ -288,11 +313,18 @@ impl Planner<'_> {
             OperatorKind::ProjectReorder(items) => {
                 let mut ordered: Vec<Column> = Vec::new();
                 for item in items {
-                    for column in &input.columns {
-                        if wildcard_match(&item.name.name, &column.name) && !ordered.iter().any(|c| c.name == column.name) {
-                            ordered.push(column.clone());
-                        }
+                    let mut matched: Vec<Column> = input
+                        .columns
+                        .iter()
+                        .filter(|c| wildcard_match(&item.name.name, &c.name) && !ordered.iter().any(|o| o.name == c.name))
+                        .cloned()
+                        .collect();
+                    match item.order.as_deref() {
+                        Some("asc") | Some("granny-asc") => matched.sort_by(|a, b| a.name.cmp(&b.name)),
+                        Some("desc") | Some("granny-desc") => matched.sort_by(|a, b| b.name.cmp(&a.name)),
+                        _ => {}
                     }
+                    ordered.extend(matched);
                 }
                 for column in &input.columns {
                     if !ordered.iter().any(|c| c.name == column.name) {
@@ -350,6 +382,13 @@ impl Planner<'_> {
                 union_relations(legs, union, operator.span)
             }
             OperatorKind::Render(_) | OperatorKind::As(_) => Ok(input),
+            OperatorKind::Invoke(call) => match self.lookup(&call.name.name) {
+                Some(Binding::Function(function)) => self.plan_function_call(call, &function, Some(input)),
+                _ => Err(EngineError::semantic(Diagnostic::new(
+                    format!("`invoke` needs a function defined with `let`, and `{}` is not one", call.name.name),
+                    call.name.span,
+                ))),
+            },
             OperatorKind::GetSchema => self.get_schema(input),
             OperatorKind::Unsupported { name, .. } => Err(EngineError::not_supported(Diagnostic::new(
                 format!("operator `{name}` is not supported yet"),
@@ -379,7 +418,7 @@ impl Planner<'_> {
             let typed = self.plan_expr(&item.expr, &input)?;
             let name = match (item.names.first(), &item.expr.kind) {
                 (Some(name), _) => name.name.clone(),
-                (None, ExprKind::Name(ident)) => ident.name.clone(),
+                (None, ExprKind::Name(ident)) if input.column(&ident.name).is_some() => ident.name.clone(),
                 _ => {
                     let name = format!("{prefix}{unnamed}");
                     unnamed += 1;
