@@ -198,6 +198,11 @@ fn truncated_file_imports_partially() {
         records < full_records,
         "{records} records read from 10000 bytes, the whole file has only {full_records}"
     );
+    // The records after the cut are lost, so the summary should say so.
+    assert!(
+        file["records_failed"].as_u64().unwrap_or(0) > 0,
+        "{records} of {full_records} records were read, but the summary reports no failed records: {file}"
+    );
     assert_eq!(
         row_count(workspace.path()),
         workspace.rows + records,

@@ -218,55 +218,15 @@ fn tables_split_by_channel() {
     );
 }
 
-/// Expected global count of one event id: exact when every file that may
-/// contain the id lists all its ids, otherwise a range.
-#[derive(Debug, Default, Clone, Copy)]
-struct IdBounds {
-    min: u64,
-    max: u64,
-}
-
-#[test]
-fn event_id_counts_match_truth() {
-    let corpus = imported_corpus();
-    let truth = corpus_truth();
-
-    // A file with more than 30 distinct ids lists only its top 30, so an id
-    // it does not list may still occur in it, at most as often as its least
-    // frequent listed id.
-    let incomplete: Vec<&FileTruth> = truth.values().filter(|t| !t.complete).collect();
-    let all_ids: BTreeSet<String> = truth
-        .values()
-        .flat_map(|t| t.per_event_id.keys().cloned())
-        .collect();
-    let mut bounds: BTreeMap<String, IdBounds> = BTreeMap::new();
-    for id in &all_ids {
-        let mut range = IdBounds::default();
-        for file in truth.values() {
-            if let Some(count) = file.per_event_id.get(id) {
-                range.min += count;
-                range.max += count;
-            }
-        }
-        for file in &incomplete {
-            if !file.per_event_id.contains_key(id) {
-                range.max += file.per_event_id.values().min().copied().unwrap_or(0);
-            }
-        }
-        bounds.insert(id.clone(), range);
-    }
-    let unlisted_max: u64 = incomplete
-        .iter()
-        .map(|f| f.per_event_id.values().min().copied().unwrap_or(0))
-        .sum();
-
+/// Returns the row count per EventID in a workspace.
+fn event_id_counts(data_dir: &Path) -> BTreeMap<String, u64> {
     let result = query(
-        corpus.data_dir(),
+        data_dir,
         "union SecurityEvent, Event | summarize n = count() by EventID",
     );
     let id_column = result.column("EventID");
     let count_column = result.column("n");
-    let actual: BTreeMap<String, u64> = result
+    result
         .rows
         .iter()
         .map(|r| {
@@ -275,35 +235,102 @@ fn event_id_counts_match_truth() {
                 r[count_column].as_u64().unwrap_or(0),
             )
         })
-        .collect();
+        .collect()
+}
 
-    let mut problems = Vec::new();
-    let mut exact = 0;
-    for (id, range) in &bounds {
-        let count = actual.get(id).copied().unwrap_or(0);
-        if range.min == range.max {
-            exact += 1;
-        }
-        if count < range.min || count > range.max {
-            problems.push(format!(
-                "EventID {id}: {count} rows, truth {}..={}",
-                range.min, range.max
-            ));
-        }
-    }
-    for (id, count) in actual.iter().filter(|(id, _)| !bounds.contains_key(*id)) {
-        if *count > unlisted_max {
-            problems.push(format!("EventID {id}: {count} rows, but no file lists it and at most {unlisted_max} can be unlisted"));
-        }
-    }
-    println!(
-        "event ids: {} in the truth ({exact} with exact totals), {} in the tables",
-        bounds.len(),
-        actual.len()
+/// Imports one corpus file into a fresh workspace and returns its row
+/// count per EventID.
+fn event_id_counts_of_file(name: &str) -> BTreeMap<String, u64> {
+    let workspace = tempfile::tempdir().expect("cannot create a temporary workspace");
+    let path = common::corpus_dir().join(name);
+    let output = common::homesoc(
+        workspace.path(),
+        &["import", "evtx", path.to_str().unwrap()],
     );
     assert!(
-        exact > 0,
-        "some event ids should have exact expected totals"
+        output.status.success(),
+        "importing {name} on its own failed:\n{}",
+        common::stderr_text(&output)
+    );
+    event_id_counts(workspace.path())
+}
+
+#[test]
+fn event_id_counts_match_truth() {
+    let corpus = imported_corpus();
+    let truth = corpus_truth();
+    let mut problems = Vec::new();
+
+    // A file with more than 30 distinct ids lists only its top 30. Such a
+    // file is imported on its own: its listed ids must match exactly, and an
+    // id it does not list can occur at most as often as its least frequent
+    // listed id.
+    let mut incomplete_counts: BTreeMap<String, u64> = BTreeMap::new();
+    for (name, file) in truth.iter().filter(|(_, t)| !t.complete) {
+        let counts = event_id_counts_of_file(name);
+        let least_listed = file.per_event_id.values().min().copied().unwrap_or(0);
+        for (id, expected) in &file.per_event_id {
+            let actual = counts.get(id).copied().unwrap_or(0);
+            if actual != *expected {
+                problems.push(format!(
+                    "{name}: EventID {id}: {actual} rows, truth {expected}"
+                ));
+            }
+        }
+        for (id, actual) in &counts {
+            if !file.per_event_id.contains_key(id) && *actual > least_listed {
+                problems.push(format!(
+                    "{name}: EventID {id}: {actual} rows, but unlisted ids have at most {least_listed}"
+                ));
+            }
+            *incomplete_counts.entry(id.clone()).or_default() += actual;
+        }
+    }
+
+    // The rest of the corpus lists every id, so its totals are exact: the
+    // global counts minus those of the files imported on their own.
+    let mut expected: BTreeMap<String, u64> = BTreeMap::new();
+    for file in truth.values().filter(|t| t.complete) {
+        for (id, count) in &file.per_event_id {
+            *expected.entry(id.clone()).or_default() += count;
+        }
+    }
+    let global = event_id_counts(corpus.data_dir());
+    let mut actual: BTreeMap<String, u64> = BTreeMap::new();
+    for (id, count) in &global {
+        let own = incomplete_counts.get(id).copied().unwrap_or(0);
+        match count.checked_sub(own) {
+            Some(rest) if rest > 0 => {
+                actual.insert(id.clone(), rest);
+            }
+            Some(_) => {}
+            None => problems.push(format!(
+                "EventID {id}: {count} rows in the corpus workspace, fewer than the {own} in the files imported on their own"
+            )),
+        }
+    }
+    for id in expected
+        .keys()
+        .chain(actual.keys())
+        .collect::<BTreeSet<_>>()
+    {
+        let wanted = expected.get(id).copied().unwrap_or(0);
+        let found = actual.get(id).copied().unwrap_or(0);
+        if wanted != found {
+            problems.push(format!("EventID {id}: {found} rows, truth {wanted}"));
+        }
+    }
+
+    println!(
+        "event ids: {} in the corpus workspace, {} checked exactly over {} files, {} files with more than 30 ids checked on their own",
+        global.len(),
+        expected.len(),
+        truth.values().filter(|t| t.complete).count(),
+        truth.values().filter(|t| !t.complete).count()
+    );
+    assert!(
+        !expected.is_empty(),
+        "the truth should list event ids for the files with 30 or fewer ids"
     );
     assert!(
         problems.is_empty(),
