@@ -43,7 +43,9 @@ impl EngineError {
     /// Returns the diagnostic that points into the query text, if any.
     pub fn diagnostic(&self) -> Option<&Diagnostic> {
         match self {
-            EngineError::Syntax(d) | EngineError::Semantic(d) | EngineError::NotSupported(d) => Some(d),
+            EngineError::Syntax(d) | EngineError::Semantic(d) | EngineError::NotSupported(d) => {
+                Some(d)
+            }
             EngineError::Execution(_) | EngineError::Internal(_) => None,
         }
     }

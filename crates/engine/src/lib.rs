@@ -87,14 +87,24 @@ impl Engine {
     }
 
     /// Parses and plans a query without running it.
-    pub fn plan(&self, text: &str, catalog: &dyn Catalog, options: &QueryOptions) -> Result<Relation, EngineError> {
+    pub fn plan(
+        &self,
+        text: &str,
+        catalog: &dyn Catalog,
+        options: &QueryOptions,
+    ) -> Result<Relation, EngineError> {
         let query = kql::parse(text).map_err(EngineError::Syntax)?;
         let mut planner = plan::Planner::new(catalog, options.now_ticks);
         planner.plan_query(&query)
     }
 
     /// Parses, plans and runs a query.
-    pub async fn run(&self, text: &str, catalog: &dyn Catalog, options: &QueryOptions) -> Result<QueryResult, EngineError> {
+    pub async fn run(
+        &self,
+        text: &str,
+        catalog: &dyn Catalog,
+        options: &QueryOptions,
+    ) -> Result<QueryResult, EngineError> {
         let relation = self.plan(text, catalog, options)?;
         let columns = relation.columns.clone();
         let run = async {
@@ -103,7 +113,10 @@ impl Engine {
                 .execute_logical_plan(relation.plan)
                 .await
                 .map_err(|e| EngineError::Execution(e.to_string()))?;
-            frame.collect().await.map_err(|e| EngineError::Execution(e.to_string()))
+            frame
+                .collect()
+                .await
+                .map_err(|e| EngineError::Execution(e.to_string()))
         };
         let batches = tokio::time::timeout(options.timeout, run).await.map_err(|_| {
             EngineError::Execution(format!(
@@ -115,7 +128,12 @@ impl Engine {
     }
 
     /// Returns the optimized DataFusion plan of a query as text.
-    pub async fn explain(&self, text: &str, catalog: &dyn Catalog, options: &QueryOptions) -> Result<String, EngineError> {
+    pub async fn explain(
+        &self,
+        text: &str,
+        catalog: &dyn Catalog,
+        options: &QueryOptions,
+    ) -> Result<String, EngineError> {
         let relation = self.plan(text, catalog, options)?;
         let logical = format!("{}", relation.plan.display_indent());
         let frame = self
@@ -123,7 +141,12 @@ impl Engine {
             .execute_logical_plan(relation.plan)
             .await
             .map_err(|e| EngineError::Execution(e.to_string()))?;
-        let optimized = frame.into_optimized_plan().map_err(|e| EngineError::Execution(e.to_string()))?;
-        Ok(format!("logical plan:\n{logical}\n\noptimized plan:\n{}", optimized.display_indent()))
+        let optimized = frame
+            .into_optimized_plan()
+            .map_err(|e| EngineError::Execution(e.to_string()))?;
+        Ok(format!(
+            "logical plan:\n{logical}\n\noptimized plan:\n{}",
+            optimized.display_indent()
+        ))
     }
 }

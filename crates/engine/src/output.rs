@@ -120,7 +120,13 @@ pub fn to_text_table(result: &QueryResult, max_width: usize) -> String {
     };
     let mut out = line(&headers);
     out.push('\n');
-    out.push_str(&widths.iter().map(|w| "-".repeat(*w)).collect::<Vec<_>>().join("  "));
+    out.push_str(
+        &widths
+            .iter()
+            .map(|w| "-".repeat(*w))
+            .collect::<Vec<_>>()
+            .join("  "),
+    );
     out.push('\n');
     for row in &cells {
         out.push_str(&line(row));
@@ -134,7 +140,10 @@ fn truncate(text: &str, max_width: usize) -> String {
     if single_line.chars().count() <= max_width {
         return single_line;
     }
-    let mut cut: String = single_line.chars().take(max_width.saturating_sub(1)).collect();
+    let mut cut: String = single_line
+        .chars()
+        .take(max_width.saturating_sub(1))
+        .collect();
     cut.push('…');
     cut
 }

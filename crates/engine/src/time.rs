@@ -100,7 +100,9 @@ pub fn parse_datetime(text: &str) -> Option<i64> {
             return Some(ticks - offset_seconds * TICKS_PER_SECOND);
         }
     }
-    for format in ["%Y-%m-%d", "%m/%d/%Y", "%m-%d-%Y", "%Y/%m/%d", "%Y%m%d", "%d %b %Y", "%b %d %Y"] {
+    for format in [
+        "%Y-%m-%d", "%m/%d/%Y", "%m-%d-%Y", "%Y/%m/%d", "%Y%m%d", "%d %b %Y", "%b %d %Y",
+    ] {
         if let Ok(date) = NaiveDate::parse_from_str(body, format) {
             let ticks = ticks_from_datetime(date.and_time(NaiveTime::MIN).and_utc());
             return Some(ticks - offset_seconds * TICKS_PER_SECOND);
@@ -109,7 +111,11 @@ pub fn parse_datetime(text: &str) -> Option<i64> {
     if let Ok(time) = DateTime::parse_from_rfc2822(text) {
         return Some(ticks_from_datetime(time.with_timezone(&Utc)));
     }
-    for format in ["%A, %d-%b-%y %H:%M:%S GMT", "%a, %d %b %Y %H:%M:%S GMT", "%a, %d %b %Y %H:%M:%S"] {
+    for format in [
+        "%A, %d-%b-%y %H:%M:%S GMT",
+        "%a, %d %b %Y %H:%M:%S GMT",
+        "%a, %d %b %Y %H:%M:%S",
+    ] {
         if let Ok(naive) = NaiveDateTime::parse_from_str(text, format) {
             return Some(ticks_from_datetime(naive.and_utc()));
         }
@@ -129,18 +135,22 @@ fn split_offset(text: &str) -> (&str, i64) {
     if let Some(body) = text.strip_suffix('Z').or_else(|| text.strip_suffix('z')) {
         return (body, 0);
     }
-    if let Some(body) = text.strip_suffix(" UTC").or_else(|| text.strip_suffix(" GMT")) {
+    if let Some(body) = text
+        .strip_suffix(" UTC")
+        .or_else(|| text.strip_suffix(" GMT"))
+    {
         return (body, 0);
     }
     let bytes = text.as_bytes();
     if bytes.len() > 16 {
         let tail = &text[text.len() - 6..];
         let tail_bytes = tail.as_bytes();
-        if (tail_bytes[0] == b'+' || tail_bytes[0] == b'-') && tail_bytes[3] == b':' {
-            if let (Ok(h), Ok(m)) = (tail[1..3].parse::<i64>(), tail[4..6].parse::<i64>()) {
-                let sign = if tail_bytes[0] == b'-' { -1 } else { 1 };
-                return (&text[..text.len() - 6], sign * (h * 3600 + m * 60));
-            }
+        if (tail_bytes[0] == b'+' || tail_bytes[0] == b'-')
+            && tail_bytes[3] == b':'
+            && let (Ok(h), Ok(m)) = (tail[1..3].parse::<i64>(), tail[4..6].parse::<i64>())
+        {
+            let sign = if tail_bytes[0] == b'-' { -1 } else { 1 };
+            return (&text[..text.len() - 6], sign * (h * 3600 + m * 60));
         }
     }
     (text, 0)
@@ -268,7 +278,16 @@ mod tests {
 
     #[test]
     fn timespan_parses() {
-        assert_eq!(parse_timespan("1.12:30:55.123"), Some(TICKS_PER_DAY + 12 * TICKS_PER_HOUR + 30 * TICKS_PER_MINUTE + 55 * TICKS_PER_SECOND + 1_230_000));
+        assert_eq!(
+            parse_timespan("1.12:30:55.123"),
+            Some(
+                TICKS_PER_DAY
+                    + 12 * TICKS_PER_HOUR
+                    + 30 * TICKS_PER_MINUTE
+                    + 55 * TICKS_PER_SECOND
+                    + 1_230_000
+            )
+        );
         assert_eq!(parse_timespan("2"), Some(2 * TICKS_PER_DAY));
         assert_eq!(parse_timespan("1.5h"), Some(90 * TICKS_PER_MINUTE));
     }

@@ -30,7 +30,9 @@ pub struct ArrayUdf {
 
 impl fmt::Debug for ArrayUdf {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ArrayUdf").field("name", &self.name).finish()
+        f.debug_struct("ArrayUdf")
+            .field("name", &self.name)
+            .finish()
     }
 }
 
@@ -85,7 +87,13 @@ impl ScalarUDFImpl for ArrayUdf {
 ///
 /// `name` must identify the behaviour uniquely: two calls with the same
 /// name are treated as the same function by the optimizer.
-pub fn call(name: &str, return_type: DataType, volatile: bool, body: ArrayFn, args: Vec<Expr>) -> Expr {
+pub fn call(
+    name: &str,
+    return_type: DataType,
+    volatile: bool,
+    body: ArrayFn,
+    args: Vec<Expr>,
+) -> Expr {
     let volatility = if volatile {
         Volatility::Volatile
     } else {

@@ -24,7 +24,10 @@ pub fn to_kql_string(array: &ArrayRef, row: usize, ty: KqlType) -> String {
 }
 
 fn format_number(n: &serde_json::Number, ty: KqlType) -> String {
-    if let Some(f) = n.as_f64().filter(|_| matches!(ty, KqlType::Real | KqlType::Decimal)) {
+    if let Some(f) = n
+        .as_f64()
+        .filter(|_| matches!(ty, KqlType::Real | KqlType::Decimal))
+    {
         return format_real(f);
     }
     n.to_string()

@@ -37,15 +37,25 @@ pub async fn load(workspace: &Workspace, engine: &engine::Engine) -> anyhow::Res
     Ok(catalog)
 }
 
-async fn table_relation(workspace: &Workspace, engine: &engine::Engine, table: &TableDef) -> anyhow::Result<Relation> {
+async fn table_relation(
+    workspace: &Workspace,
+    engine: &engine::Engine,
+    table: &TableDef,
+) -> anyhow::Result<Relation> {
     let columns: Vec<Column> = table
         .columns
         .iter()
-        .map(|c| Column { name: c.name.to_string(), ty: c.ty })
+        .map(|c| Column {
+            name: c.name.to_string(),
+            ty: c.ty,
+        })
         .collect();
 
     let Some(delta) = workspace.open_table(table.name).await? else {
-        return Ok(Relation { plan: empty_plan(&columns)?, columns });
+        return Ok(Relation {
+            plan: empty_plan(&columns)?,
+            columns,
+        });
     };
     delta.update_datafusion_session(&engine.session().state())?;
     let provider = delta.table_provider().await?;
@@ -59,14 +69,18 @@ async fn table_relation(workspace: &Workspace, engine: &engine::Engine, table: &
                 column(TIME_TICKS_COLUMN)
             } else {
                 match c.ty {
-                    KqlType::Datetime => cast(cast(column(c.name), DataType::Int64), DataType::Int64) * lit(10i64),
+                    KqlType::Datetime => {
+                        cast(cast(column(c.name), DataType::Int64), DataType::Int64) * lit(10i64)
+                    }
                     ty => cast(column(c.name), physical_type(ty)),
                 }
             };
             expr.alias(c.name)
         })
         .collect();
-    let plan = LogicalPlanBuilder::from(scan).project(projection)?.build()?;
+    let plan = LogicalPlanBuilder::from(scan)
+        .project(projection)?
+        .build()?;
     Ok(Relation { plan, columns })
 }
 

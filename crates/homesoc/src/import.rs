@@ -19,6 +19,9 @@ use ingest::evtx::{EvtxReader, TableBatch};
 use serde_json::json;
 use store::Workspace;
 
+/// Failures listed per file in the summary; all are counted.
+const MAX_REPORTED_FAILURES: usize = 20;
+
 #[derive(Debug, Subcommand)]
 pub enum ImportSource {
     /// Import Windows event log files (.evtx); folders are searched
@@ -37,15 +40,27 @@ pub enum ImportSource {
 /// What happened to one file.
 #[derive(Debug)]
 enum FileOutcome {
-    Imported { records: u64, failed: u64, rows: BTreeMap<String, u64> },
+    Imported {
+        records: u64,
+        failed: u64,
+        rows: BTreeMap<String, u64>,
+        /// The first failures with their chunk, record number and reason.
+        failures: Vec<serde_json::Value>,
+    },
     Skipped,
     Failed(String),
 }
 
 pub async fn run(data_dir: &Path, source: ImportSource) -> anyhow::Result<ExitCode> {
-    let ImportSource::Evtx { paths, json: json_output } = source;
+    let ImportSource::Evtx {
+        paths,
+        json: json_output,
+    } = source;
     let files = collect_files(&paths)?;
-    let total_bytes: u64 = files.iter().map(|f| std::fs::metadata(f).map(|m| m.len()).unwrap_or(0)).sum();
+    let total_bytes: u64 = files
+        .iter()
+        .map(|f| std::fs::metadata(f).map(|m| m.len()).unwrap_or(0))
+        .sum();
     let workspace = Workspace::open(data_dir)?;
 
     let progress = if std::io::stderr().is_terminal() && !json_output {
@@ -63,15 +78,25 @@ pub async fn run(data_dir: &Path, source: ImportSource) -> anyhow::Result<ExitCo
     let mut outcomes = Vec::with_capacity(files.len());
     let mut records_total = 0u64;
     for (index, file) in files.iter().enumerate() {
-        progress.set_message(format!("file {}/{} {} records", index + 1, files.len(), records_total));
+        progress.set_message(format!(
+            "file {}/{} {} records",
+            index + 1,
+            files.len(),
+            records_total
+        ));
         let outcome = import_file(&workspace, file).await;
         match &outcome {
-            FileOutcome::Imported { records, failed, .. } => {
+            FileOutcome::Imported {
+                records, failed, ..
+            } => {
                 records_total += records;
                 tracing::info!(file = %file.display(), records, failed, "imported file");
             }
             FileOutcome::Skipped => {
-                let message = format!("skipped {}: already imported (same content)", file.display());
+                let message = format!(
+                    "skipped {}: already imported (same content)",
+                    file.display()
+                );
                 if progress.is_hidden() && !json_output {
                     eprintln!("{message}");
                 } else {
@@ -99,8 +124,14 @@ pub async fn run(data_dir: &Path, source: ImportSource) -> anyhow::Result<ExitCo
     } else {
         print_summary(&summary);
     }
-    let any_failed = outcomes.iter().any(|(_, o)| matches!(o, FileOutcome::Failed(_)));
-    Ok(if any_failed { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+    let any_failed = outcomes
+        .iter()
+        .any(|(_, o)| matches!(o, FileOutcome::Failed(_)));
+    Ok(if any_failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 /// Expands folders into the *.evtx files below them, sorted by path. A file
@@ -108,7 +139,8 @@ pub async fn run(data_dir: &Path, source: ImportSource) -> anyhow::Result<ExitCo
 fn collect_files(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
     let mut files = Vec::new();
     for path in paths {
-        let metadata = std::fs::metadata(path).with_context(|| format!("cannot read {}", path.display()))?;
+        let metadata =
+            std::fs::metadata(path).with_context(|| format!("cannot read {}", path.display()))?;
         if metadata.is_file() {
             files.push(path.clone());
             continue;
@@ -131,7 +163,10 @@ fn walk(folder: &Path, files: &mut Vec<PathBuf>) -> anyhow::Result<()> {
     for entry in entries {
         if entry.is_dir() {
             walk(&entry, files)?;
-        } else if entry.extension().is_some_and(|e| e.eq_ignore_ascii_case("evtx")) {
+        } else if entry
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("evtx"))
+        {
             files.push(entry);
         }
     }
@@ -185,11 +220,25 @@ async fn try_import_file(workspace: &Workspace, file: &Path) -> anyhow::Result<F
     Ok(FileOutcome::Imported {
         records: stats.records_read,
         failed: stats.records_failed,
-        rows: stats.rows_per_table.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
+        rows: stats
+            .rows_per_table
+            .iter()
+            .map(|(k, v)| (k.to_string(), *v))
+            .collect(),
+        failures: stats
+            .failures
+            .iter()
+            .take(MAX_REPORTED_FAILURES)
+            .map(|f| json!({"chunk": f.chunk, "record": f.record_id, "reason": f.reason}))
+            .collect(),
     })
 }
 
-fn summarize(outcomes: &[(PathBuf, FileOutcome)], total_bytes: u64, seconds: f64) -> serde_json::Value {
+fn summarize(
+    outcomes: &[(PathBuf, FileOutcome)],
+    total_bytes: u64,
+    seconds: f64,
+) -> serde_json::Value {
     let mut rows_per_table: BTreeMap<String, u64> = BTreeMap::new();
     let mut records = 0u64;
     let mut records_failed = 0u64;
@@ -198,18 +247,31 @@ fn summarize(outcomes: &[(PathBuf, FileOutcome)], total_bytes: u64, seconds: f64
     for (path, outcome) in outcomes {
         let path = path.display().to_string();
         match outcome {
-            FileOutcome::Imported { records: r, failed: f, rows } => {
+            FileOutcome::Imported {
+                records: r,
+                failed: f,
+                rows,
+                failures,
+            } => {
                 imported += 1;
                 records += r;
                 records_failed += f;
                 for (table, count) in rows {
                     *rows_per_table.entry(table.clone()).or_default() += count;
                 }
-                files.push(json!({"file": path, "status": "imported", "records": r, "records_failed": f, "rows": rows}));
+                files.push(json!({
+                    "file": path,
+                    "status": "imported",
+                    "records": r,
+                    "records_failed": f,
+                    "rows": rows,
+                    "failures": failures,
+                }));
             }
             FileOutcome::Skipped => {
                 skipped += 1;
-                files.push(json!({"file": path, "status": "skipped", "reason": "already imported"}));
+                files
+                    .push(json!({"file": path, "status": "skipped", "reason": "already imported"}));
             }
             FileOutcome::Failed(reason) => {
                 failed += 1;
@@ -248,6 +310,25 @@ fn print_summary(summary: &serde_json::Value) {
     if let Some(tables) = summary["rows_per_table"].as_object() {
         for (table, rows) in tables {
             println!("  {table}: {rows} rows");
+        }
+    }
+    for file in summary["files"].as_array().into_iter().flatten() {
+        let failed = file["records_failed"].as_u64().unwrap_or(0);
+        if failed == 0 {
+            continue;
+        }
+        println!(
+            "  {}: {failed} records failed",
+            file["file"].as_str().unwrap_or_default()
+        );
+        for failure in file["failures"].as_array().into_iter().flatten().take(3) {
+            let chunk = failure["chunk"]
+                .as_u64()
+                .map_or("?".to_string(), |c| c.to_string());
+            println!(
+                "    chunk {chunk}: {}",
+                failure["reason"].as_str().unwrap_or_default()
+            );
         }
     }
 }

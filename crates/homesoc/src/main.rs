@@ -14,7 +14,12 @@ use clap::{Parser, Subcommand};
 #[command(name = "homesoc", version, about)]
 struct Cli {
     /// Workspace folder that holds the tables.
-    #[arg(long, global = true, env = "HOMESOC_DATA_DIR", default_value = "./homesoc-data")]
+    #[arg(
+        long,
+        global = true,
+        env = "HOMESOC_DATA_DIR",
+        default_value = "./homesoc-data"
+    )]
     data_dir: PathBuf,
 
     /// Log level filter, for example `info` or `homesoc=debug`.
@@ -51,7 +56,10 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
 
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(err) => {
             eprintln!("error: cannot start the async runtime: {err}");

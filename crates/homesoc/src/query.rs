@@ -52,13 +52,16 @@ fn read_query(args: &QueryArgs) -> anyhow::Result<String> {
         return Ok(query.clone());
     }
     if let Some(file) = &args.file {
-        return std::fs::read_to_string(file).with_context(|| format!("cannot read query file {}", file.display()));
+        return std::fs::read_to_string(file)
+            .with_context(|| format!("cannot read query file {}", file.display()));
     }
     if std::io::stdin().is_terminal() {
         bail!("no query given: pass it as an argument, with --file FILE, or on standard input");
     }
     let mut text = String::new();
-    std::io::stdin().read_to_string(&mut text).context("cannot read the query from standard input")?;
+    std::io::stdin()
+        .read_to_string(&mut text)
+        .context("cannot read the query from standard input")?;
     Ok(text)
 }
 
@@ -107,7 +110,11 @@ pub async fn run(data_dir: &Path, args: QueryArgs) -> anyhow::Result<ExitCode> {
         }
     };
 
-    let format = args.format.unwrap_or(if std::io::stdout().is_terminal() { Format::Table } else { Format::Json });
+    let format = args.format.unwrap_or(if std::io::stdout().is_terminal() {
+        Format::Table
+    } else {
+        Format::Json
+    });
     let rendered = match format {
         Format::Json => format!("{}\n", output::to_json_document(&result)),
         Format::Ndjson => output::to_ndjson(&result),
@@ -124,7 +131,10 @@ pub async fn run(data_dir: &Path, args: QueryArgs) -> anyhow::Result<ExitCode> {
 
 fn write_stdout(text: &str) -> anyhow::Result<()> {
     let mut stdout = std::io::stdout().lock();
-    match stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush()) {
+    match stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
         Ok(()) => Ok(()),
         // A closed pipe (`homesoc query ... | head`) is not an error.
         Err(err) if err.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
@@ -141,7 +151,10 @@ pub async fn tables(data_dir: &Path, json_output: bool) -> anyhow::Result<ExitCo
 
     let mut rows = Vec::new();
     for info in &infos {
-        let query = format!("{} | summarize Earliest = min(TimeGenerated), Latest = max(TimeGenerated)", info.name);
+        let query = format!(
+            "{} | summarize Earliest = min(TimeGenerated), Latest = max(TimeGenerated)",
+            info.name
+        );
         let result = engine
             .run(&query, &catalog, &options)
             .await
@@ -166,10 +179,16 @@ pub async fn tables(data_dir: &Path, json_output: bool) -> anyhow::Result<ExitCo
         return Ok(ExitCode::SUCCESS);
     }
     if rows.is_empty() {
-        println!("no tables yet in {}; import events with `homesoc import evtx PATH`", workspace.root().display());
+        println!(
+            "no tables yet in {}; import events with `homesoc import evtx PATH`",
+            workspace.root().display()
+        );
         return Ok(ExitCode::SUCCESS);
     }
-    let mut text = format!("{:<16} {:>12} {:<28} {:<28}\n", "TABLE", "ROWS", "EARLIEST", "LATEST");
+    let mut text = format!(
+        "{:<16} {:>12} {:<28} {:<28}\n",
+        "TABLE", "ROWS", "EARLIEST", "LATEST"
+    );
     for row in &rows {
         text.push_str(&format!(
             "{:<16} {:>12} {:<28} {:<28}\n",

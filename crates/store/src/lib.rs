@@ -6,9 +6,9 @@
 //! columns are laid out in the Parquet files.
 
 pub mod builder;
+pub mod error;
 pub mod schema;
 pub mod tables;
-pub mod error;
 pub mod workspace;
 
 pub use error::StoreError;

@@ -4,12 +4,12 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use arrow::record_batch::RecordBatch;
+use deltalake::DeltaTable;
 use deltalake::kernel::engine::arrow_conversion::TryIntoKernel as _;
 use deltalake::kernel::transaction::{CommitBuilder, CommitProperties};
 use deltalake::kernel::{Action, Add, StructType, Transaction};
 use deltalake::protocol::{DeltaOperation, SaveMode};
 use deltalake::writer::{DeltaWriter, RecordBatchWriter};
-use deltalake::DeltaTable;
 use tracing::{debug, info};
 use url::Url;
 
@@ -102,8 +102,10 @@ impl Workspace {
             .try_into_kernel()
             .map_err(|source| StoreError::delta(table.name, source.into()))?;
         let url = self.table_url(table.name)?;
-        let delta = DeltaTable::try_from_url(url)
-            .await
+        // `build` does not read the (still missing) log, unlike
+        // `DeltaTable::try_from_url`, which logs an error for it.
+        let delta = deltalake::DeltaTableBuilder::from_url(url)
+            .and_then(|builder| builder.build())
             .map_err(|source| StoreError::delta(table.name, source))?
             .create()
             .with_table_name(table.name)
@@ -199,7 +201,11 @@ pub struct Import {
 
 impl Import {
     /// Adds a batch in the table's storage schema.
-    pub async fn write(&mut self, table: &'static TableDef, batch: RecordBatch) -> Result<(), StoreError> {
+    pub async fn write(
+        &mut self,
+        table: &'static TableDef,
+        batch: RecordBatch,
+    ) -> Result<(), StoreError> {
         if !self.writers.contains_key(table.name) {
             let delta = self.workspace.ensure_table(table).await?;
             let writer = RecordBatchWriter::for_table(&delta)
@@ -213,7 +219,10 @@ impl Import {
                 },
             );
         }
-        let entry = self.writers.get_mut(table.name).expect("writer inserted above");
+        let entry = self
+            .writers
+            .get_mut(table.name)
+            .expect("writer inserted above");
         entry
             .writer
             .write(batch)
@@ -225,7 +234,11 @@ impl Import {
                 .flush()
                 .await
                 .map_err(|source| StoreError::delta(table.name, source))?;
-            debug!(table = table.name, files = adds.len(), "flushed import buffer");
+            debug!(
+                table = table.name,
+                files = adds.len(),
+                "flushed import buffer"
+            );
             entry.adds.extend(adds);
         }
         Ok(())
@@ -254,7 +267,10 @@ impl Import {
             let properties = CommitProperties::default()
                 .with_application_transaction(Transaction::new(import_app_id(&self.import_id), 1))
                 .with_metadata([
-                    ("homesoc.importId".to_string(), serde_json::json!(self.import_id)),
+                    (
+                        "homesoc.importId".to_string(),
+                        serde_json::json!(self.import_id),
+                    ),
                     ("homesoc.source".to_string(), serde_json::json!(self.source)),
                 ]);
             let snapshot = part

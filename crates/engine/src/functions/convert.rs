@@ -5,7 +5,9 @@
 
 use std::sync::Arc;
 
-use arrow::array::{Array, ArrayRef, AsArray, BooleanArray, Float64Array, Int32Array, Int64Array, StringArray};
+use arrow::array::{
+    Array, ArrayRef, AsArray, BooleanArray, Float64Array, Int32Array, Int64Array, StringArray,
+};
 use arrow::datatypes::DataType;
 use datafusion::common::DataFusionError;
 use datafusion::logical_expr::{Expr, cast, lit};
@@ -20,7 +22,9 @@ use crate::value;
 /// Converts any value to its KQL string form (`tostring`).
 pub fn to_string(typed: Typed) -> Expr {
     match typed.ty {
-        KqlType::String | KqlType::Guid => datafusion::functions::core::expr_fn::coalesce(vec![typed.expr, lit("")]),
+        KqlType::String | KqlType::Guid => {
+            datafusion::functions::core::expr_fn::coalesce(vec![typed.expr, lit("")])
+        }
         ty => {
             let body: udf::ArrayFn = Arc::new(move |args: &[ArrayRef]| {
                 let array = &args[0];
@@ -29,7 +33,13 @@ pub fn to_string(typed: Typed) -> Expr {
                     .collect();
                 Ok(Arc::new(out) as ArrayRef)
             });
-            udf::call(&format!("tostring_{ty}"), DataType::Utf8, false, body, vec![typed.expr])
+            udf::call(
+                &format!("tostring_{ty}"),
+                DataType::Utf8,
+                false,
+                body,
+                vec![typed.expr],
+            )
         }
     }
 }
@@ -62,7 +72,13 @@ pub fn to_bool(typed: Typed) -> Expr {
             .collect();
         Ok(Arc::new(out) as ArrayRef)
     });
-    udf::call(&format!("tobool_{ty}"), DataType::Boolean, false, body, vec![typed.expr])
+    udf::call(
+        &format!("tobool_{ty}"),
+        DataType::Boolean,
+        false,
+        body,
+        vec![typed.expr],
+    )
 }
 
 /// Converts a value to `int`, `long`, `real` or `decimal` (`toint`,
@@ -70,9 +86,16 @@ pub fn to_bool(typed: Typed) -> Expr {
 /// `0x`); reals are truncated toward zero for integer targets.
 pub fn to_number(typed: Typed, target: KqlType) -> Expr {
     let source = typed.ty;
-    if source.is_numeric() || matches!(source, KqlType::Bool | KqlType::Datetime | KqlType::Timespan) {
+    if source.is_numeric()
+        || matches!(
+            source,
+            KqlType::Bool | KqlType::Datetime | KqlType::Timespan
+        )
+    {
         let physical = physical_type(target);
-        if matches!(target, KqlType::Int | KqlType::Long) && matches!(source, KqlType::Real | KqlType::Decimal) {
+        if matches!(target, KqlType::Int | KqlType::Long)
+            && matches!(source, KqlType::Real | KqlType::Decimal)
+        {
             let truncated = datafusion::functions::math::expr_fn::trunc(vec![typed.expr]);
             return cast(truncated, physical);
         }
@@ -89,13 +112,29 @@ pub fn to_number(typed: Typed, target: KqlType) -> Expr {
             })
             .collect();
         let out: ArrayRef = match target {
-            KqlType::Int => Arc::new(parsed.iter().map(|v| v.map(|n| n.trunc() as i32)).collect::<Int32Array>()),
-            KqlType::Long => Arc::new(parsed.iter().map(|v| v.map(|n| n.trunc() as i64)).collect::<Int64Array>()),
+            KqlType::Int => Arc::new(
+                parsed
+                    .iter()
+                    .map(|v| v.map(|n| n.trunc() as i32))
+                    .collect::<Int32Array>(),
+            ),
+            KqlType::Long => Arc::new(
+                parsed
+                    .iter()
+                    .map(|v| v.map(|n| n.trunc() as i64))
+                    .collect::<Int64Array>(),
+            ),
             _ => Arc::new(parsed.into_iter().collect::<Float64Array>()),
         };
         Ok(out)
     });
-    udf::call(&format!("to{target}_{source}"), physical_type(target), false, body, vec![typed.expr])
+    udf::call(
+        &format!("to{target}_{source}"),
+        physical_type(target),
+        false,
+        body,
+        vec![typed.expr],
+    )
 }
 
 /// Parses KQL number text; exact for integers up to 2^53.
@@ -148,7 +187,13 @@ fn parse_ticks(name: &str, typed: Typed, parse: fn(&str) -> Option<i64>, _target
             .collect();
         Ok(Arc::new(out) as ArrayRef)
     });
-    udf::call(&format!("{name}_{source}"), DataType::Int64, false, body, vec![typed.expr])
+    udf::call(
+        &format!("{name}_{source}"),
+        DataType::Int64,
+        false,
+        body,
+        vec![typed.expr],
+    )
 }
 
 /// Converts any value to dynamic: JSON text, null stays null.
@@ -167,7 +212,13 @@ pub fn to_dynamic(typed: Typed) -> Expr {
             .collect();
         Ok(Arc::new(out) as ArrayRef)
     });
-    udf::call(&format!("todynamic_{source}"), DataType::Utf8, false, body, vec![typed.expr])
+    udf::call(
+        &format!("todynamic_{source}"),
+        DataType::Utf8,
+        false,
+        body,
+        vec![typed.expr],
+    )
 }
 
 /// Parses a string as JSON (`parse_json` / `todynamic` on text): text that

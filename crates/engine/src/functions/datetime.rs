@@ -14,7 +14,11 @@ use crate::udf;
 
 /// Builds a function of one datetime (and optional extra long arguments)
 /// that returns ticks.
-pub fn ticks_function(name: &str, args: Vec<Expr>, body: fn(&[Option<i64>]) -> Option<i64>) -> Expr {
+pub fn ticks_function(
+    name: &str,
+    args: Vec<Expr>,
+    body: fn(&[Option<i64>]) -> Option<i64>,
+) -> Expr {
     let udf_body: udf::ArrayFn = Arc::new(move |arrays: &[ArrayRef]| {
         let arrays = arrays.iter().map(int64).collect::<Result<Vec<_>>>()?;
         let rows = arrays.first().map_or(0, |a| a.len());
@@ -96,7 +100,13 @@ pub fn format_datetime(datetime: Expr, format: Expr) -> Expr {
             .collect();
         Ok(Arc::new(out) as ArrayRef)
     });
-    udf::call("format_datetime", DataType::Utf8, false, body, vec![datetime, format])
+    udf::call(
+        "format_datetime",
+        DataType::Utf8,
+        false,
+        body,
+        vec![datetime, format],
+    )
 }
 
 fn render(ticks: i64, format: &str) -> String {
@@ -120,7 +130,11 @@ fn render(ticks: i64, format: &str) -> String {
             'H' => hour.to_string(),
             'h' => {
                 let twelve = if hour % 12 == 0 { 12 } else { hour % 12 };
-                if run >= 2 { format!("{twelve:02}") } else { twelve.to_string() }
+                if run >= 2 {
+                    format!("{twelve:02}")
+                } else {
+                    twelve.to_string()
+                }
             }
             'm' if run >= 2 => format!("{minute:02}"),
             'm' => minute.to_string(),
@@ -129,11 +143,19 @@ fn render(ticks: i64, format: &str) -> String {
             'f' | 'F' => {
                 let digits = format!("{fraction:07}");
                 let taken: String = digits.chars().take(run.min(7)).collect();
-                if c == 'F' { taken.trim_end_matches('0').to_string() } else { taken }
+                if c == 'F' {
+                    taken.trim_end_matches('0').to_string()
+                } else {
+                    taken
+                }
             }
             't' => {
                 let marker = if hour < 12 { "AM" } else { "PM" };
-                if run >= 2 { marker.to_string() } else { marker[..1].to_string() }
+                if run >= 2 {
+                    marker.to_string()
+                } else {
+                    marker[..1].to_string()
+                }
             }
             other => std::iter::repeat_n(other, run).collect(),
         };
@@ -151,11 +173,23 @@ pub fn datetime_diff(part: Expr, left: Expr, right: Expr) -> Expr {
         let lefts = int64(&arrays[1])?;
         let rights = int64(&arrays[2])?;
         let out: Int64Array = (0..lefts.len())
-            .map(|row| diff(str_at(&parts, row), long_at(&lefts, row)?, long_at(&rights, row)?))
+            .map(|row| {
+                diff(
+                    str_at(&parts, row),
+                    long_at(&lefts, row)?,
+                    long_at(&rights, row)?,
+                )
+            })
             .collect();
         Ok(Arc::new(out) as ArrayRef)
     });
-    udf::call("datetime_diff", DataType::Int64, false, body, vec![part, left, right])
+    udf::call(
+        "datetime_diff",
+        DataType::Int64,
+        false,
+        body,
+        vec![part, left, right],
+    )
 }
 
 fn diff(part: &str, left: i64, right: i64) -> Option<i64> {
@@ -164,7 +198,8 @@ fn diff(part: &str, left: i64, right: i64) -> Option<i64> {
         "year" => i64::from(date_of(left)?.year() - date_of(right)?.year()),
         "quarter" => {
             let (l, r) = (date_of(left)?, date_of(right)?);
-            i64::from(l.year() - r.year()) * 4 + (i64::from(l.month0()) / 3 - i64::from(r.month0()) / 3)
+            i64::from(l.year() - r.year()) * 4
+                + (i64::from(l.month0()) / 3 - i64::from(r.month0()) / 3)
         }
         "month" => {
             let (l, r) = (date_of(left)?, date_of(right)?);
@@ -193,11 +228,23 @@ pub fn datetime_add(part: Expr, amount: Expr, datetime: Expr) -> Expr {
         let amounts = int64(&arrays[1])?;
         let datetimes = int64(&arrays[2])?;
         let out: Int64Array = (0..datetimes.len())
-            .map(|row| add(str_at(&parts, row), long_at(&amounts, row)?, long_at(&datetimes, row)?))
+            .map(|row| {
+                add(
+                    str_at(&parts, row),
+                    long_at(&amounts, row)?,
+                    long_at(&datetimes, row)?,
+                )
+            })
             .collect();
         Ok(Arc::new(out) as ArrayRef)
     });
-    udf::call("datetime_add", DataType::Int64, false, body, vec![part, amount, datetime])
+    udf::call(
+        "datetime_add",
+        DataType::Int64,
+        false,
+        body,
+        vec![part, amount, datetime],
+    )
 }
 
 fn add(part: &str, amount: i64, ticks: i64) -> Option<i64> {

@@ -41,5 +41,9 @@ pub(crate) fn long_at(array: &ArrayRef, row: usize) -> Option<i64> {
 /// Returns the string at `row` of a `Utf8` array, treating null as "".
 pub(crate) fn str_at(array: &ArrayRef, row: usize) -> &str {
     let values = array.as_string::<i32>();
-    if values.is_valid(row) { values.value(row) } else { "" }
+    if values.is_valid(row) {
+        values.value(row)
+    } else {
+        ""
+    }
 }

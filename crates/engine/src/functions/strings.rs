@@ -19,7 +19,12 @@ pub fn lower(expr: Expr) -> Expr {
 
 /// Builds `haystack <op> needle` for one of the term and substring
 /// operators.
-pub fn string_operator(kind: StringOpKind, case_sensitive: bool, haystack: Expr, needle: Expr) -> Expr {
+pub fn string_operator(
+    kind: StringOpKind,
+    case_sensitive: bool,
+    haystack: Expr,
+    needle: Expr,
+) -> Expr {
     let name = format!("{kind:?}_{}", if case_sensitive { "cs" } else { "ci" }).to_lowercase();
     let body: udf::ArrayFn = Arc::new(move |args: &[ArrayRef]| {
         let haystacks = utf8(&args[0])?;
@@ -41,7 +46,13 @@ pub fn string_operator(kind: StringOpKind, case_sensitive: bool, haystack: Expr,
         }
         Ok(Arc::new(BooleanArray::from(out)) as ArrayRef)
     });
-    udf::call(&name, DataType::Boolean, false, body, vec![haystack, needle])
+    udf::call(
+        &name,
+        DataType::Boolean,
+        false,
+        body,
+        vec![haystack, needle],
+    )
 }
 
 /// Builds `haystack has_any (terms)` or, with `all`, `has_all`.
@@ -53,10 +64,18 @@ pub fn has_any(haystack: Expr, terms: Vec<Expr>, all: bool) -> Expr {
         let mut out = Vec::with_capacity(haystacks.len());
         for row in 0..haystacks.len() {
             let haystack = fold(str_at(&haystacks, row), false);
-            let mut hits = term_arrays
-                .iter()
-                .map(|terms| matches(StringOpKind::Has, &haystack, &fold(str_at(terms, row), false)));
-            out.push(Some(if all { hits.all(|h| h) } else { hits.any(|h| h) }));
+            let mut hits = term_arrays.iter().map(|terms| {
+                matches(
+                    StringOpKind::Has,
+                    &haystack,
+                    &fold(str_at(terms, row), false),
+                )
+            });
+            out.push(Some(if all {
+                hits.all(|h| h)
+            } else {
+                hits.any(|h| h)
+            }));
         }
         Ok(Arc::new(BooleanArray::from(out)) as ArrayRef)
     });
@@ -78,7 +97,9 @@ pub fn matches_regex(haystack: Expr, pattern: Expr) -> Expr {
             let pattern = str_at(&patterns, row);
             if compiled.as_ref().is_none_or(|(p, _)| p != pattern) {
                 let regex = regex::Regex::new(pattern).map_err(|err| {
-                    DataFusionError::Execution(format!("invalid regular expression `{pattern}`: {err}"))
+                    DataFusionError::Execution(format!(
+                        "invalid regular expression `{pattern}`: {err}"
+                    ))
                 })?;
                 compiled = Some((pattern.to_string(), regex));
             }
@@ -87,7 +108,13 @@ pub fn matches_regex(haystack: Expr, pattern: Expr) -> Expr {
         }
         Ok(Arc::new(BooleanArray::from(out)) as ArrayRef)
     });
-    udf::call("matches_regex", DataType::Boolean, false, body, vec![haystack, pattern])
+    udf::call(
+        "matches_regex",
+        DataType::Boolean,
+        false,
+        body,
+        vec![haystack, pattern],
+    )
 }
 
 fn fold(text: &str, case_sensitive: bool) -> String {
@@ -134,10 +161,16 @@ pub(crate) fn term_match(haystack: &str, needle: &str, at_start: bool, at_end: b
         let end = start + needle.len();
         let before_ok = !at_start
             || !needle_starts_with_term
-            || haystack[..start].chars().next_back().is_none_or(|c| !is_term_char(c));
+            || haystack[..start]
+                .chars()
+                .next_back()
+                .is_none_or(|c| !is_term_char(c));
         let after_ok = !at_end
             || !needle_ends_with_term
-            || haystack[end..].chars().next().is_none_or(|c| !is_term_char(c));
+            || haystack[end..]
+                .chars()
+                .next()
+                .is_none_or(|c| !is_term_char(c));
         if before_ok && after_ok {
             return true;
         }
@@ -152,9 +185,19 @@ mod tests {
 
     #[test]
     fn has_matches_whole_terms_only() {
-        assert!(term_match("kustoexplorerqueryrun", "kustoexplorerqueryrun", true, true));
+        assert!(term_match(
+            "kustoexplorerqueryrun",
+            "kustoexplorerqueryrun",
+            true,
+            true
+        ));
         assert!(!term_match("kustoexplorerqueryrun", "explorer", true, true));
-        assert!(term_match("c:\\windows\\system32\\cmd.exe", "cmd.exe", true, true));
+        assert!(term_match(
+            "c:\\windows\\system32\\cmd.exe",
+            "cmd.exe",
+            true,
+            true
+        ));
         assert!(term_match("ad67d136-c1db-4f9f", "c1db", true, true));
         assert!(!term_match("ad67d136-c1db-4f9f", "c1d", true, true));
     }

@@ -15,7 +15,11 @@ use crate::time;
 
 impl Planner<'_> {
     /// Plans a scalar expression against the columns of `input`.
-    pub(crate) fn plan_expr(&mut self, expr: &ast::Expr, input: &Relation) -> Result<Typed, EngineError> {
+    pub(crate) fn plan_expr(
+        &mut self,
+        expr: &ast::Expr,
+        input: &Relation,
+    ) -> Result<Typed, EngineError> {
         match &expr.kind {
             ExprKind::Literal(literal) => self.plan_literal(literal, expr.span),
             ExprKind::Name(ident) => self.plan_name(ident, input),
@@ -27,35 +31,63 @@ impl Planner<'_> {
                     ast::UnaryOp::Plus => Ok(operand),
                     ast::UnaryOp::Negate => {
                         require_numeric_like(&operand, expr.span, "`-`")?;
-                        Ok(Typed::new(Expr::Negative(Box::new(operand.expr)), operand.ty))
+                        Ok(Typed::new(
+                            Expr::Negative(Box::new(operand.expr)),
+                            operand.ty,
+                        ))
                     }
                 }
             }
-            ExprKind::Binary { op, left, right } => self.plan_binary(*op, left, right, input, expr.span),
-            ExprKind::In { target, list, negated, case_sensitive } => {
-                self.plan_in(target, list, *negated, *case_sensitive, input)
+            ExprKind::Binary { op, left, right } => {
+                self.plan_binary(*op, left, right, input, expr.span)
             }
-            ExprKind::Between { target, low, high, negated } => {
+            ExprKind::In {
+                target,
+                list,
+                negated,
+                case_sensitive,
+            } => self.plan_in(target, list, *negated, *case_sensitive, input),
+            ExprKind::Between {
+                target,
+                low,
+                high,
+                negated,
+            } => {
                 let target = self.plan_expr(target, input)?;
                 let low = self.plan_expr(low, input)?;
                 let mut high = self.plan_expr(high, input)?;
                 if target.ty == KqlType::Datetime && high.ty == KqlType::Timespan {
                     high = Typed::new(low.expr.clone() + high.expr, KqlType::Datetime);
                 }
-                let inside = target.expr.clone().gt_eq(low.expr).and(target.expr.lt_eq(high.expr));
-                Ok(Typed::new(if *negated { inside.not() } else { inside }, KqlType::Bool))
+                let inside = target
+                    .expr
+                    .clone()
+                    .gt_eq(low.expr)
+                    .and(target.expr.lt_eq(high.expr));
+                Ok(Typed::new(
+                    if *negated { inside.not() } else { inside },
+                    KqlType::Bool,
+                ))
             }
-            ExprKind::HasAny { target, list, all } => self.plan_has_any(target, list, *all, input, expr.span),
+            ExprKind::HasAny { target, list, all } => {
+                self.plan_has_any(target, list, *all, input, expr.span)
+            }
             ExprKind::Member { target, member } => {
                 let target = self.plan_expr(target, input)?;
                 let json = f::to_dynamic(target);
-                Ok(Typed::new(f::dynamic_get(json, lit(member.name.clone())), KqlType::Dynamic))
+                Ok(Typed::new(
+                    f::dynamic_get(json, lit(member.name.clone())),
+                    KqlType::Dynamic,
+                ))
             }
             ExprKind::Index { target, index } => {
                 let target = self.plan_expr(target, input)?;
                 let index = self.plan_expr(index, input)?;
                 let key = f::to_string(index);
-                Ok(Typed::new(f::dynamic_get(f::to_dynamic(target), key), KqlType::Dynamic))
+                Ok(Typed::new(
+                    f::dynamic_get(f::to_dynamic(target), key),
+                    KqlType::Dynamic,
+                ))
             }
             ExprKind::Star => Err(EngineError::semantic(Diagnostic::new(
                 "`*` is only allowed as an argument of functions such as `count(*)` or `arg_max(x, *)`",
@@ -79,10 +111,15 @@ impl Planner<'_> {
                 self.leave_expansion();
                 result
             }
-            Some(Binding::Tabular(_) | Binding::Relation(_)) => Err(EngineError::semantic(Diagnostic::new(
-                format!("`{}` is a tabular value and cannot be used as a scalar here", ident.name),
-                ident.span,
-            ))),
+            Some(Binding::Tabular(_) | Binding::Relation(_)) => {
+                Err(EngineError::semantic(Diagnostic::new(
+                    format!(
+                        "`{}` is a tabular value and cannot be used as a scalar here",
+                        ident.name
+                    ),
+                    ident.span,
+                )))
+            }
             Some(Binding::Function(_)) => Err(EngineError::semantic(Diagnostic::new(
                 format!("`{}` is a function; call it with parentheses", ident.name),
                 ident.span,
@@ -98,8 +135,10 @@ impl Planner<'_> {
         let typed = match literal {
             Literal::Null(None) => Typed::new(lit(ScalarValue::Utf8(None)), KqlType::Dynamic),
             Literal::Null(Some(type_name)) => {
-                let ty = KqlType::from_name(&type_name.name).ok_or_else(|| unknown_type(type_name))?;
-                let null = ScalarValue::try_from(physical_type(ty)).map_err(EngineError::internal)?;
+                let ty =
+                    KqlType::from_name(&type_name.name).ok_or_else(|| unknown_type(type_name))?;
+                let null =
+                    ScalarValue::try_from(physical_type(ty)).map_err(EngineError::internal)?;
                 Typed::new(lit(null), ty)
             }
             Literal::Bool(value) => Typed::new(lit(*value), KqlType::Bool),
@@ -108,7 +147,10 @@ impl Planner<'_> {
             Literal::Real(value) => Typed::new(lit(*value), KqlType::Real),
             Literal::Decimal(text) => {
                 let value: f64 = text.trim().parse().map_err(|_| {
-                    EngineError::semantic(Diagnostic::new(format!("invalid decimal literal `{text}`"), span))
+                    EngineError::semantic(Diagnostic::new(
+                        format!("invalid decimal literal `{text}`"),
+                        span,
+                    ))
                 })?;
                 Typed::new(lit(value), KqlType::Decimal)
             }
@@ -130,7 +172,10 @@ impl Planner<'_> {
             Literal::Guid(text) => Typed::new(lit(text.trim().to_lowercase()), KqlType::Guid),
             Literal::Dynamic(text) => {
                 let value: serde_json::Value = serde_json::from_str(text).map_err(|err| {
-                    EngineError::semantic(Diagnostic::new(format!("invalid dynamic literal: {err}"), span))
+                    EngineError::semantic(Diagnostic::new(
+                        format!("invalid dynamic literal: {err}"),
+                        span,
+                    ))
                 })?;
                 if value.is_null() {
                     Typed::new(lit(ScalarValue::Utf8(None)), KqlType::Dynamic)
@@ -156,12 +201,18 @@ impl Planner<'_> {
             BinaryOp::And | BinaryOp::Or => {
                 let l = to_bool(left);
                 let r = to_bool(right);
-                let expr = if op == BinaryOp::And { l.and(r) } else { l.or(r) };
+                let expr = if op == BinaryOp::And {
+                    l.and(r)
+                } else {
+                    l.or(r)
+                };
                 Ok(Typed::new(expr, KqlType::Bool))
             }
-            BinaryOp::Add | BinaryOp::Subtract | BinaryOp::Multiply | BinaryOp::Divide | BinaryOp::Modulo => {
-                arithmetic(op, left, right, span)
-            }
+            BinaryOp::Add
+            | BinaryOp::Subtract
+            | BinaryOp::Multiply
+            | BinaryOp::Divide
+            | BinaryOp::Modulo => arithmetic(op, left, right, span),
             BinaryOp::Equal
             | BinaryOp::NotEqual
             | BinaryOp::Less
@@ -171,7 +222,11 @@ impl Planner<'_> {
             BinaryOp::EqualCi | BinaryOp::NotEqualCi => {
                 let l = f::lower(f::to_string(left));
                 let r = f::lower(f::to_string(right));
-                let expr = if op == BinaryOp::EqualCi { l.eq(r) } else { l.not_eq(r) };
+                let expr = if op == BinaryOp::EqualCi {
+                    l.eq(r)
+                } else {
+                    l.not_eq(r)
+                };
                 Ok(Typed::new(expr, KqlType::Bool))
             }
             BinaryOp::String(string_op) => {
@@ -181,7 +236,10 @@ impl Planner<'_> {
                     StringOpKind::MatchesRegex => f::matches_regex(haystack, needle),
                     kind => f::string_operator(kind, string_op.case_sensitive, haystack, needle),
                 };
-                Ok(Typed::new(if string_op.negated { expr.not() } else { expr }, KqlType::Bool))
+                Ok(Typed::new(
+                    if string_op.negated { expr.not() } else { expr },
+                    KqlType::Bool,
+                ))
             }
         }
     }
@@ -201,7 +259,10 @@ impl Planner<'_> {
                 let ty = target.ty;
                 (coerce_to(target, ty), coerce_to(column, ty))
             } else {
-                (f::lower(f::to_string(target)), f::lower(f::to_string(column)))
+                (
+                    f::lower(f::to_string(target)),
+                    f::lower(f::to_string(column)),
+                )
             };
             return self.in_subquery(target_expr, column_expr_, negated);
         }
@@ -213,13 +274,19 @@ impl Planner<'_> {
                 .collect::<Vec<_>>();
             (coerce_to(target.clone(), target.ty), values)
         } else {
-            let values = items.into_iter().map(|item| f::lower(f::to_string(item))).collect();
+            let values = items
+                .into_iter()
+                .map(|item| f::lower(f::to_string(item)))
+                .collect();
             (f::lower(f::to_string(target)), values)
         };
         if values.is_empty() {
             return Ok(Typed::new(lit(negated), KqlType::Bool));
         }
-        Ok(Typed::new(target_expr.in_list(values, negated), KqlType::Bool))
+        Ok(Typed::new(
+            target_expr.in_list(values, negated),
+            KqlType::Bool,
+        ))
     }
 
     /// Returns the relation of an `in` list that is tabular: a pipeline in
@@ -260,7 +327,12 @@ impl Planner<'_> {
 
     /// Builds `target in (subquery)` from the relation stored by
     /// [`Self::first_column`], projected to `value`.
-    fn in_subquery(&mut self, target: Expr, value: Expr, negated: bool) -> Result<Typed, EngineError> {
+    fn in_subquery(
+        &mut self,
+        target: Expr,
+        value: Expr,
+        negated: bool,
+    ) -> Result<Typed, EngineError> {
         let relation = self.pending_subquery.take().ok_or_else(|| {
             EngineError::Internal("no subquery relation was prepared for `in`".to_string())
         })?;
@@ -286,7 +358,10 @@ impl Planner<'_> {
             )));
         };
         let Some(first) = relation.columns.first().cloned() else {
-            return Err(EngineError::semantic(Diagnostic::new("the tabular expression has no columns", arg.span)));
+            return Err(EngineError::semantic(Diagnostic::new(
+                "the tabular expression has no columns",
+                arg.span,
+            )));
         };
         let plan = datafusion::logical_expr::LogicalPlanBuilder::from(relation.plan)
             .project(vec![column_expr(&first.name)])
@@ -309,11 +384,11 @@ impl Planner<'_> {
         let mut items = Vec::new();
         for value in values {
             let typed = self.plan_expr(value, input)?;
-            if typed.ty == KqlType::Dynamic {
-                if let Some(elements) = constant_json_array(&typed.expr) {
-                    items.extend(elements);
-                    continue;
-                }
+            if typed.ty == KqlType::Dynamic
+                && let Some(elements) = constant_json_array(&typed.expr)
+            {
+                items.extend(elements);
+                continue;
             }
             items.push(typed);
         }
@@ -393,14 +468,19 @@ fn require_numeric_like(typed: &Typed, span: Span, what: &str) -> Result<(), Eng
         return Ok(());
     }
     Err(EngineError::semantic(Diagnostic::new(
-        format!("{what} expects a number or a timespan, but the value is of type {}", typed.ty),
+        format!(
+            "{what} expects a number or a timespan, but the value is of type {}",
+            typed.ty
+        ),
         span,
     )))
 }
 
 /// The common numeric type of two operands: real if either is real, else long.
 fn numeric_result(left: KqlType, right: KqlType) -> KqlType {
-    if matches!(left, KqlType::Real | KqlType::Decimal) || matches!(right, KqlType::Real | KqlType::Decimal) {
+    if matches!(left, KqlType::Real | KqlType::Decimal)
+        || matches!(right, KqlType::Real | KqlType::Decimal)
+    {
         KqlType::Real
     } else if left == KqlType::Int && right == KqlType::Int {
         KqlType::Int
@@ -451,10 +531,16 @@ fn comparison(op: BinaryOp, left: Typed, right: Typed) -> Result<Typed, EngineEr
         (a, b) if a == b => a,
         (KqlType::Dynamic, other) | (other, KqlType::Dynamic) => other,
         (a, b) if a.is_numeric() && b.is_numeric() => numeric_result(a, b),
-        (KqlType::String, _) | (_, KqlType::String) | (KqlType::Guid, _) | (_, KqlType::Guid) => KqlType::String,
+        (KqlType::String, _) | (_, KqlType::String) | (KqlType::Guid, _) | (_, KqlType::Guid) => {
+            KqlType::String
+        }
         (a, _) => a,
     };
-    let target = if target == KqlType::Int { KqlType::Long } else { target };
+    let target = if target == KqlType::Int {
+        KqlType::Long
+    } else {
+        target
+    };
     let l = coerce_to(left, target);
     let r = coerce_to(right, target);
     let compared = binary_expr(l.clone(), operator, r.clone());
@@ -523,10 +609,20 @@ fn arithmetic(op: BinaryOp, left: Typed, right: Typed, span: Span) -> Result<Typ
         let l = cast(left.expr, DataType::Float64);
         let r = cast(right.expr, DataType::Float64);
         let value = binary_expr(l, operator, r);
-        return Ok(Typed::new(cast(datafusion::functions::math::expr_fn::round(vec![value]), DataType::Int64), Timespan));
+        return Ok(Typed::new(
+            cast(
+                datafusion::functions::math::expr_fn::round(vec![value]),
+                DataType::Int64,
+            ),
+            Timespan,
+        ));
     }
     if result_type == Real && l == Timespan && r == Timespan {
-        let value = binary_expr(cast(left.expr, DataType::Float64), operator, cast(right.expr, DataType::Float64));
+        let value = binary_expr(
+            cast(left.expr, DataType::Float64),
+            operator,
+            cast(right.expr, DataType::Float64),
+        );
         return Ok(Typed::new(value, Real));
     }
 
@@ -543,13 +639,25 @@ fn arithmetic(op: BinaryOp, left: Typed, right: Typed, span: Span) -> Result<Typ
     let value = match (op, operand_type) {
         // Integer division or modulo by zero yields null instead of an error.
         (BinaryOp::Divide | BinaryOp::Modulo, Int | Long) => {
-            let safe_right = when(r.clone().eq(lit_zero(operand_type)), lit(ScalarValue::try_from(physical_type(operand_type)).map_err(EngineError::internal)?))
-                .otherwise(r)
-                .map_err(EngineError::internal)?;
+            let safe_right = when(
+                r.clone().eq(lit_zero(operand_type)),
+                lit(ScalarValue::try_from(physical_type(operand_type))
+                    .map_err(EngineError::internal)?),
+            )
+            .otherwise(r)
+            .map_err(EngineError::internal)?;
             if op == BinaryOp::Modulo {
                 // KQL's `%` result is never negative: ((a % b) + |b|) % |b|.
                 let abs_right = datafusion::functions::math::expr_fn::abs(safe_right.clone());
-                binary_expr(binary_expr(binary_expr(l, Operator::Modulo, safe_right), Operator::Plus, abs_right.clone()), Operator::Modulo, abs_right)
+                binary_expr(
+                    binary_expr(
+                        binary_expr(l, Operator::Modulo, safe_right),
+                        Operator::Plus,
+                        abs_right.clone(),
+                    ),
+                    Operator::Modulo,
+                    abs_right,
+                )
             } else {
                 binary_expr(l, Operator::Divide, safe_right)
             }

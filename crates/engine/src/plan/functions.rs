@@ -7,9 +7,9 @@ use arrow::array::{ArrayRef, StringArray};
 use arrow::datatypes::DataType;
 use datafusion::functions::expr_fn as df;
 use datafusion::logical_expr::{Expr, cast, lit, when};
-use std::ops::Not as _;
 use kql::ast::{self, ExprKind};
 use kql::{Diagnostic, KqlType};
+use std::ops::Not as _;
 
 use super::expr::{coerce_to, to_bool};
 use super::summarize::is_aggregate;
@@ -21,19 +21,81 @@ use crate::udf;
 
 /// Names of the scalar functions this engine knows, for suggestions.
 pub(crate) const SCALAR_FUNCTIONS: &[&str] = &[
-    "ago", "now", "bin", "floor", "strcat", "strcat_delim", "tostring", "toint", "tolong", "toreal",
-    "todouble", "tobool", "toboolean", "todatetime", "totimespan", "todecimal", "tolower", "toupper",
-    "strlen", "substring", "split", "iff", "iif", "case", "isempty", "isnotempty", "isnull",
-    "isnotnull", "coalesce", "extract", "format_datetime", "startofday", "startofweek",
-    "startofmonth", "startofyear", "endofday", "datetime_diff", "datetime_add", "not", "parse_json",
-    "todynamic", "trim", "trim_start", "trim_end", "indexof", "replace_string", "replace_regex",
-    "abs", "round", "sqrt", "pow", "log", "log10", "exp", "ceiling", "getyear", "hourofday",
-    "dayofmonth", "monthofyear", "datetime_part", "dayofweek", "countof", "reverse", "gettype",
-    "array_length", "strrep", "toscalar",
+    "ago",
+    "now",
+    "bin",
+    "floor",
+    "strcat",
+    "strcat_delim",
+    "tostring",
+    "toint",
+    "tolong",
+    "toreal",
+    "todouble",
+    "tobool",
+    "toboolean",
+    "todatetime",
+    "totimespan",
+    "todecimal",
+    "tolower",
+    "toupper",
+    "strlen",
+    "substring",
+    "split",
+    "iff",
+    "iif",
+    "case",
+    "isempty",
+    "isnotempty",
+    "isnull",
+    "isnotnull",
+    "coalesce",
+    "extract",
+    "format_datetime",
+    "startofday",
+    "startofweek",
+    "startofmonth",
+    "startofyear",
+    "endofday",
+    "datetime_diff",
+    "datetime_add",
+    "not",
+    "parse_json",
+    "todynamic",
+    "trim",
+    "trim_start",
+    "trim_end",
+    "indexof",
+    "replace_string",
+    "replace_regex",
+    "abs",
+    "round",
+    "sqrt",
+    "pow",
+    "log",
+    "log10",
+    "exp",
+    "ceiling",
+    "getyear",
+    "hourofday",
+    "dayofmonth",
+    "monthofyear",
+    "datetime_part",
+    "dayofweek",
+    "countof",
+    "reverse",
+    "gettype",
+    "array_length",
+    "strrep",
+    "toscalar",
 ];
 
 impl Planner<'_> {
-    pub(crate) fn plan_call(&mut self, call: &ast::Call, input: &Relation) -> Result<Typed, EngineError> {
+    pub(crate) fn plan_call(
+        &mut self,
+        call: &ast::Call,
+        input: &Relation,
+    ) -> Result<Typed, EngineError> {
         let name = call.name.name.as_str();
         if is_aggregate(name) {
             return Err(EngineError::semantic(Diagnostic::new(
@@ -72,9 +134,18 @@ impl Planner<'_> {
                 let span = self.arity(call, 1, 1)?;
                 let offset = self.plan_expr(args[0], input)?;
                 if offset.ty != KqlType::Timespan {
-                    return Err(type_error(call, 1, "a timespan such as 1h or 7d", offset.ty, span));
+                    return Err(type_error(
+                        call,
+                        1,
+                        "a timespan such as 1h or 7d",
+                        offset.ty,
+                        span,
+                    ));
                 }
-                return Ok(Typed::new(lit(self.now_ticks()) - offset.expr, KqlType::Datetime));
+                return Ok(Typed::new(
+                    lit(self.now_ticks()) - offset.expr,
+                    KqlType::Datetime,
+                ));
             }
             "iff" | "iif" => {
                 self.arity(call, 3, 3)?;
@@ -84,7 +155,7 @@ impl Planner<'_> {
                 return case_expr(vec![(to_bool(condition), then)], otherwise);
             }
             "case" => {
-                if args.len() < 3 || args.len() % 2 == 0 {
+                if args.len() < 3 || args.len().is_multiple_of(2) {
                     return Err(EngineError::semantic(Diagnostic::new(
                         "`case` needs predicate/value pairs and a final default value",
                         call.span,
@@ -112,16 +183,27 @@ impl Planner<'_> {
     fn arity(&self, call: &ast::Call, min: usize, max: usize) -> Result<kql::Span, EngineError> {
         let count = call.args.len();
         if count < min || count > max {
-            let expected = if min == max { format!("{min}") } else { format!("{min} to {max}") };
+            let expected = if min == max {
+                format!("{min}")
+            } else {
+                format!("{min} to {max}")
+            };
             return Err(EngineError::semantic(Diagnostic::new(
-                format!("`{}` takes {expected} arguments, but {count} were given", call.name.name),
+                format!(
+                    "`{}` takes {expected} arguments, but {count} were given",
+                    call.name.name
+                ),
                 call.span,
             )));
         }
         Ok(call.span)
     }
 
-    fn plan_scalar_function(&mut self, call: &ast::Call, mut args: Vec<Typed>) -> Result<Typed, EngineError> {
+    fn plan_scalar_function(
+        &mut self,
+        call: &ast::Call,
+        mut args: Vec<Typed>,
+    ) -> Result<Typed, EngineError> {
         let name = call.name.name.as_str();
         let span = call.span;
         let typed = match name {
@@ -156,23 +238,38 @@ impl Planner<'_> {
                 let arg = args.remove(0);
                 match arg.ty {
                     KqlType::Dynamic => arg,
-                    KqlType::String => Typed::new(f::convert::parse_json(arg.expr), KqlType::Dynamic),
+                    KqlType::String => {
+                        Typed::new(f::convert::parse_json(arg.expr), KqlType::Dynamic)
+                    }
                     _ => Typed::new(f::to_dynamic(arg), KqlType::Dynamic),
                 }
             }
             "tolower" | "toupper" => {
                 self.arity(call, 1, 1)?;
                 let text = f::to_string(args.remove(0));
-                let expr = if name == "tolower" { df::lower(text) } else { df::upper(text) };
+                let expr = if name == "tolower" {
+                    df::lower(text)
+                } else {
+                    df::upper(text)
+                };
                 Typed::new(expr, KqlType::String)
             }
             "strlen" => {
                 self.arity(call, 1, 1)?;
-                Typed::new(cast(df::character_length(f::to_string(args.remove(0))), DataType::Int64), KqlType::Long)
+                Typed::new(
+                    cast(
+                        df::character_length(f::to_string(args.remove(0))),
+                        DataType::Int64,
+                    ),
+                    KqlType::Long,
+                )
             }
             "strcat" => {
                 if args.is_empty() {
-                    return Err(EngineError::semantic(Diagnostic::new("`strcat` needs at least one argument", span)));
+                    return Err(EngineError::semantic(Diagnostic::new(
+                        "`strcat` needs at least one argument",
+                        span,
+                    )));
                 }
                 let parts = args.into_iter().map(f::to_string).collect();
                 Typed::new(df::concat(parts), KqlType::String)
@@ -215,7 +312,10 @@ impl Planner<'_> {
                 self.arity(call, 2, 2)?;
                 let text = f::to_string(args.remove(0));
                 let lookup = f::to_string(args.remove(0));
-                Typed::new(cast(df::strpos(text, lookup), DataType::Int64) - lit(1i64), KqlType::Long)
+                Typed::new(
+                    cast(df::strpos(text, lookup), DataType::Int64) - lit(1i64),
+                    KqlType::Long,
+                )
             }
             "replace_string" => {
                 self.arity(call, 3, 3)?;
@@ -229,8 +329,12 @@ impl Planner<'_> {
                 let text = f::to_string(args.remove(0));
                 let pattern = f::to_string(args.remove(0));
                 let replacement = f::to_string(args.remove(0));
-                let replacement = df::regexp_replace(replacement, lit(r"\\(\d)"), lit("$${1}"), None);
-                Typed::new(df::regexp_replace(text, pattern, replacement, Some(lit("g"))), KqlType::String)
+                let replacement =
+                    df::regexp_replace(replacement, lit(r"\\(\d)"), lit("$${1}"), None);
+                Typed::new(
+                    df::regexp_replace(text, pattern, replacement, Some(lit("g"))),
+                    KqlType::String,
+                )
             }
             "split" => {
                 self.arity(call, 2, 3)?;
@@ -262,11 +366,20 @@ impl Planner<'_> {
                 self.arity(call, 1, 1)?;
                 let arg = args.remove(0);
                 let empty = match arg.ty {
-                    KqlType::String | KqlType::Guid => arg.expr.clone().is_null().or(arg.expr.eq(lit(""))),
+                    KqlType::String | KqlType::Guid => {
+                        arg.expr.clone().is_null().or(arg.expr.eq(lit("")))
+                    }
                     KqlType::Dynamic => arg.expr.clone().is_null().or(arg.expr.eq(lit("\"\""))),
                     _ => arg.expr.is_null(),
                 };
-                Typed::new(if name == "isempty" { empty } else { empty.not() }, KqlType::Bool)
+                Typed::new(
+                    if name == "isempty" {
+                        empty
+                    } else {
+                        empty.not()
+                    },
+                    KqlType::Bool,
+                )
             }
             "isnull" | "isnotnull" => {
                 self.arity(call, 1, 1)?;
@@ -275,7 +388,10 @@ impl Planner<'_> {
                     KqlType::String | KqlType::Guid => lit(false),
                     _ => arg.expr.is_null(),
                 };
-                Typed::new(if name == "isnull" { null } else { null.not() }, KqlType::Bool)
+                Typed::new(
+                    if name == "isnull" { null } else { null.not() },
+                    KqlType::Bool,
+                )
             }
             "not" => {
                 self.arity(call, 1, 1)?;
@@ -322,7 +438,10 @@ impl Planner<'_> {
                     "startofyear" => dt::start_of_year,
                     _ => dt::end_of_day,
                 };
-                let exprs = args.into_iter().map(|a| coerce_to(a, KqlType::Long)).collect();
+                let exprs = args
+                    .into_iter()
+                    .map(|a| coerce_to(a, KqlType::Long))
+                    .collect();
                 Typed::new(dt::ticks_function(name, exprs, body), KqlType::Datetime)
             }
             "datetime_diff" => {
@@ -343,7 +462,10 @@ impl Planner<'_> {
                 let (part, value) = if name == "datetime_part" {
                     self.arity(call, 2, 2)?;
                     let part = constant_string(&call.args[0].value).ok_or_else(|| {
-                        EngineError::semantic(Diagnostic::new("the first argument of `datetime_part` must be a constant string", span))
+                        EngineError::semantic(Diagnostic::new(
+                            "the first argument of `datetime_part` must be a constant string",
+                            span,
+                        ))
                     })?;
                     (part.to_lowercase(), args.remove(1))
                 } else {
@@ -370,10 +492,13 @@ impl Planner<'_> {
                     "microsecond" => |v| dt::datetime_part("microsecond", v),
                     "nanosecond" => |v| dt::datetime_part("nanosecond", v),
                     other => {
-                        return Err(EngineError::semantic(Diagnostic::new(format!("unknown datetime part `{other}`"), span)));
+                        return Err(EngineError::semantic(Diagnostic::new(
+                            format!("unknown datetime part `{other}`"),
+                            span,
+                        )));
                     }
                 };
-                let ty = if name == "datetime_part" { KqlType::Int } else { KqlType::Int };
+                let ty = KqlType::Int;
                 let expr = dt::ticks_function(&format!("part_{part}"), vec![value.expr], body);
                 Typed::new(cast(expr, physical_type(ty)), ty)
             }
@@ -381,7 +506,8 @@ impl Planner<'_> {
                 self.arity(call, 1, 1)?;
                 let value = args.remove(0).expr;
                 let day = dt::ticks_function("startofweek", vec![value.clone()], dt::start_of_week);
-                let days = (dt::ticks_function("startofday", vec![value], dt::start_of_day) - day) / lit(TICKS_PER_DAY);
+                let days = (dt::ticks_function("startofday", vec![value], dt::start_of_day) - day)
+                    / lit(TICKS_PER_DAY);
                 Typed::new(days * lit(TICKS_PER_DAY), KqlType::Timespan)
             }
             "abs" | "sqrt" | "log" | "log10" | "exp" | "ceiling" | "round" | "pow" => {
@@ -390,18 +516,29 @@ impl Planner<'_> {
                 let ty = first.ty;
                 let value = cast(first.expr, DataType::Float64);
                 let expr = match name {
-                    "abs" => return Ok(Typed::new(df::abs(coerce_to(Typed::new(value, KqlType::Real), ty)), ty)),
+                    "abs" => {
+                        return Ok(Typed::new(
+                            df::abs(coerce_to(Typed::new(value, KqlType::Real), ty)),
+                            ty,
+                        ));
+                    }
                     "sqrt" => df::sqrt(value),
                     "log" => df::ln(value),
                     "log10" => df::log10(value),
                     "exp" => df::exp(value),
                     "ceiling" => df::ceil(value),
                     "pow" => {
-                        let exponent = args.pop().map(|a| cast(a.expr, DataType::Float64)).unwrap_or(lit(1.0));
+                        let exponent = args
+                            .pop()
+                            .map(|a| cast(a.expr, DataType::Float64))
+                            .unwrap_or(lit(1.0));
                         df::power(value, exponent)
                     }
                     _ => {
-                        let digits = args.pop().map(|a| cast(a.expr, DataType::Int64)).unwrap_or(lit(0i64));
+                        let digits = args
+                            .pop()
+                            .map(|a| cast(a.expr, DataType::Int64))
+                            .unwrap_or(lit(0i64));
                         df::round(vec![value, digits])
                     }
                 };
@@ -418,8 +555,13 @@ impl Planner<'_> {
                 let expr = match args.pop() {
                     Some(delimiter) => {
                         let delimiter = f::to_string(delimiter);
-                        let repeated = df::repeat(df::concat(vec![text.clone(), delimiter.clone()]), count);
-                        df::left(repeated.clone(), cast(df::character_length(repeated), DataType::Int64) - cast(df::character_length(delimiter), DataType::Int64))
+                        let repeated =
+                            df::repeat(df::concat(vec![text.clone(), delimiter.clone()]), count);
+                        df::left(
+                            repeated.clone(),
+                            cast(df::character_length(repeated), DataType::Int64)
+                                - cast(df::character_length(delimiter), DataType::Int64),
+                        )
                     }
                     None => df::repeat(text, count),
                 };
@@ -435,8 +577,9 @@ impl Planner<'_> {
                 }
             }
             _ => {
-                let known: Vec<&str> = SCALAR_FUNCTIONS.iter().copied().collect();
-                let mut diagnostic = Diagnostic::new(format!("unknown function `{name}`"), call.name.span);
+                let known: Vec<&str> = SCALAR_FUNCTIONS.to_vec();
+                let mut diagnostic =
+                    Diagnostic::new(format!("unknown function `{name}`"), call.name.span);
                 if let Some(s) = suggest(name, known) {
                     diagnostic = diagnostic.with_help(format!("did you mean `{s}`?"));
                 }
@@ -447,9 +590,18 @@ impl Planner<'_> {
     }
 }
 
-fn type_error(call: &ast::Call, position: usize, expected: &str, found: KqlType, span: kql::Span) -> EngineError {
+fn type_error(
+    call: &ast::Call,
+    position: usize,
+    expected: &str,
+    found: KqlType,
+    span: kql::Span,
+) -> EngineError {
     EngineError::semantic(Diagnostic::new(
-        format!("argument {position} of `{}` must be {expected}, but it is of type {found}", call.name.name),
+        format!(
+            "argument {position} of `{}` must be {expected}, but it is of type {found}",
+            call.name.name
+        ),
         span,
     ))
 }
@@ -467,18 +619,18 @@ pub(crate) fn constant_string(expr: &ast::Expr) -> Option<String> {
 fn typeof_argument(arg: &Typed, call: &ast::Call) -> Result<KqlType, EngineError> {
     let _ = arg;
     let last = &call.args[call.args.len() - 1].value;
-    if let ExprKind::Call(inner) = &last.kind {
-        if inner.name.name == "typeof" {
-            if let Some(ast::Arg { value, .. }) = inner.args.first() {
-                if let ExprKind::Name(ident) = &value.kind {
-                    if let Some(ty) = KqlType::from_name(&ident.name) {
-                        return Ok(ty);
-                    }
-                }
-            }
-        }
+    if let ExprKind::Call(inner) = &last.kind
+        && inner.name.name == "typeof"
+        && let Some(ast::Arg { value, .. }) = inner.args.first()
+        && let ExprKind::Name(ident) = &value.kind
+        && let Some(ty) = KqlType::from_name(&ident.name)
+    {
+        return Ok(ty);
     }
-    Err(EngineError::semantic(Diagnostic::new("expected `typeof(<type>)`", last.span)))
+    Err(EngineError::semantic(Diagnostic::new(
+        "expected `typeof(<type>)`",
+        last.span,
+    )))
 }
 
 /// Builds a CASE over branches, converting every value to the first
@@ -496,7 +648,9 @@ fn case_expr(branches: Vec<(Expr, Typed)>, otherwise: Typed) -> Result<Typed, En
     for (condition, value) in branches {
         builder = builder.when(condition, coerce_to(value, ty));
     }
-    let expr = builder.otherwise(coerce_to(otherwise, ty)).map_err(EngineError::internal)?;
+    let expr = builder
+        .otherwise(coerce_to(otherwise, ty))
+        .map_err(EngineError::internal)?;
     Ok(Typed::new(expr, ty))
 }
 
@@ -515,22 +669,34 @@ fn bin(value: Typed, size: Typed, span: kql::Span) -> Result<Typed, EngineError>
             let positive = size_ticks.clone().gt(lit(0i64));
             let value_long = cast(value.expr, DataType::Int64);
             // Floor division that also rounds negative values down.
-            let remainder = ((value_long.clone() % size_ticks.clone()) + size_ticks.clone()) % size_ticks.clone();
-            let expr = when(positive, value_long - remainder).end().map_err(EngineError::internal)?;
-            let ty = if value.ty == KqlType::Int { KqlType::Long } else { value.ty };
+            let remainder = ((value_long.clone() % size_ticks.clone()) + size_ticks.clone())
+                % size_ticks.clone();
+            let expr = when(positive, value_long - remainder)
+                .end()
+                .map_err(EngineError::internal)?;
+            let ty = if value.ty == KqlType::Int {
+                KqlType::Long
+            } else {
+                value.ty
+            };
             Ok(Typed::new(expr, ty))
         }
         KqlType::Real | KqlType::Decimal | KqlType::Dynamic => {
             let value_real = cast(value.expr, DataType::Float64);
             let size_real = cast(size.expr, DataType::Float64);
             let positive = size_real.clone().gt(lit(0.0));
-            let expr = when(positive, df::floor(value_real / size_real.clone()) * size_real)
-                .end()
-                .map_err(EngineError::internal)?;
+            let expr = when(
+                positive,
+                df::floor(value_real / size_real.clone()) * size_real,
+            )
+            .end()
+            .map_err(EngineError::internal)?;
             Ok(Typed::new(expr, KqlType::Real))
         }
         other => Err(EngineError::semantic(Diagnostic::new(
-            format!("`bin` cannot round a value of type {other}; it takes a number, a timespan or a datetime"),
+            format!(
+                "`bin` cannot round a value of type {other}; it takes a number, a timespan or a datetime"
+            ),
             span,
         ))),
     }
@@ -538,7 +704,13 @@ fn bin(value: Typed, size: Typed, span: kql::Span) -> Result<Typed, EngineError>
 
 fn trim_regex(name: &str, pattern: Expr, text: Expr) -> Expr {
     let anchored = match name {
-        "trim" => df::concat(vec![lit("^(?:"), pattern.clone(), lit(")+|(?:"), pattern, lit(")+$")]),
+        "trim" => df::concat(vec![
+            lit("^(?:"),
+            pattern.clone(),
+            lit(")+|(?:"),
+            pattern,
+            lit(")+$"),
+        ]),
         "trim_start" => df::concat(vec![lit("^(?:"), pattern, lit(")+")]),
         _ => df::concat(vec![lit("(?:"), pattern, lit(")+$")]),
     };
@@ -554,7 +726,11 @@ fn split(text: Expr, delimiter: Expr) -> Expr {
             .map(|row| {
                 let text = f::str_at(&texts, row);
                 let delimiter = f::str_at(&delimiters, row);
-                let parts: Vec<&str> = if delimiter.is_empty() { vec![text] } else { text.split(delimiter).collect() };
+                let parts: Vec<&str> = if delimiter.is_empty() {
+                    vec![text]
+                } else {
+                    text.split(delimiter).collect()
+                };
                 Some(serde_json::to_string(&parts).unwrap_or_default())
             })
             .collect();
@@ -591,7 +767,11 @@ fn dynamic_type_name(value: Expr) -> Expr {
                     None | Some(serde_json::Value::Null) => "null",
                     Some(serde_json::Value::Bool(_)) => "bool",
                     Some(serde_json::Value::Number(n)) if n.is_i64() || n.is_u64() => {
-                        if n.as_i64().is_some_and(|v| i32::try_from(v).is_ok()) { "int" } else { "long" }
+                        if n.as_i64().is_some_and(|v| i32::try_from(v).is_ok()) {
+                            "int"
+                        } else {
+                            "long"
+                        }
                     }
                     Some(serde_json::Value::Number(_)) => "real",
                     Some(serde_json::Value::String(_)) => "string",
@@ -619,7 +799,9 @@ fn extract(pattern: Expr, group: Expr, text: Expr) -> Expr {
             let pattern = f::str_at(&patterns, row);
             if compiled.as_ref().is_none_or(|(p, _)| p != pattern) {
                 let regex = regex::Regex::new(pattern).map_err(|err| {
-                    f::convert::execution_error(format!("invalid regular expression `{pattern}`: {err}"))
+                    f::convert::execution_error(format!(
+                        "invalid regular expression `{pattern}`: {err}"
+                    ))
                 })?;
                 compiled = Some((pattern.to_string(), regex));
             }
@@ -633,5 +815,11 @@ fn extract(pattern: Expr, group: Expr, text: Expr) -> Expr {
         }
         Ok(Arc::new(StringArray::from(out)) as ArrayRef)
     });
-    udf::call("extract", DataType::Utf8, false, body, vec![pattern, group, text])
+    udf::call(
+        "extract",
+        DataType::Utf8,
+        false,
+        body,
+        vec![pattern, group, text],
+    )
 }

@@ -13,11 +13,11 @@ mod tabular;
 
 pub use expr::coerce_to;
 
-use std::collections::HashMap;
 use arrow::datatypes::DataType;
 use datafusion::common::Column as DfColumn;
 use datafusion::logical_expr::{Expr, LogicalPlan};
 use kql::{Diagnostic, KqlType, Span, ast};
+use std::collections::HashMap;
 
 use crate::catalog::Catalog;
 use crate::error::EngineError;
@@ -165,10 +165,14 @@ impl<'a> Planner<'a> {
         match self.lookup(name) {
             Some(Binding::Tabular(_)) => true,
             Some(Binding::Scalar(expr)) => match &expr.kind {
-                ast::ExprKind::Name(ident) if ident.name != name => self.is_tabular_name(&ident.name),
+                ast::ExprKind::Name(ident) if ident.name != name => {
+                    self.is_tabular_name(&ident.name)
+                }
                 _ => false,
             },
-            Some(Binding::Function(function)) => matches!(function.body, ast::LetBody::Tabular(_)) && function.params.is_empty(),
+            Some(Binding::Function(function)) => {
+                matches!(function.body, ast::LetBody::Tabular(_)) && function.params.is_empty()
+            }
             Some(Binding::Relation(_)) => true,
             None => self.catalog.table(name).is_some(),
         }
@@ -200,9 +204,9 @@ impl<'a> Planner<'a> {
                     if let Some(relation) = piped.take() {
                         Binding::Relation(relation)
                     } else {
-                        let arg = named.or_else(|| positional.next()).ok_or_else(|| {
-                            missing_argument(name, &param.name)
-                        })?;
+                        let arg = named
+                            .or_else(|| positional.next())
+                            .ok_or_else(|| missing_argument(name, &param.name))?;
                         tabular_binding(&arg.value)?
                     }
                 }
@@ -219,7 +223,11 @@ impl<'a> Planner<'a> {
         if let Some(extra) = positional.next() {
             self.leave_expansion();
             return Err(EngineError::semantic(Diagnostic::new(
-                format!("`{}` takes {} arguments; this one is too many", name.name, function.params.len()),
+                format!(
+                    "`{}` takes {} arguments; this one is too many",
+                    name.name,
+                    function.params.len()
+                ),
                 extra.value.span,
             )));
         }
@@ -242,7 +250,10 @@ impl<'a> Planner<'a> {
 
 fn missing_argument(function: &ast::Ident, param: &ast::Ident) -> EngineError {
     EngineError::semantic(Diagnostic::new(
-        format!("`{}` needs a value for its parameter `{}`", function.name, param.name),
+        format!(
+            "`{}` needs a value for its parameter `{}`",
+            function.name, param.name
+        ),
         function.span,
     ))
 }
@@ -265,7 +276,10 @@ fn tabular_binding(value: &ast::Expr) -> Result<Binding, EngineError> {
 }
 
 /// Suggests the closest candidate to a misspelled name, if one is close.
-pub(crate) fn suggest<'n>(name: &str, candidates: impl IntoIterator<Item = &'n str>) -> Option<String> {
+pub(crate) fn suggest<'n>(
+    name: &str,
+    candidates: impl IntoIterator<Item = &'n str>,
+) -> Option<String> {
     let lower = name.to_lowercase();
     let mut best: Option<(f64, &str)> = None;
     for candidate in candidates {

@@ -17,10 +17,36 @@ use crate::udf;
 use crate::value;
 
 const AGGREGATES: &[&str] = &[
-    "count", "countif", "dcount", "dcountif", "sum", "sumif", "min", "max", "minif", "maxif", "avg",
-    "avgif", "arg_max", "arg_min", "make_set", "make_list", "makeset", "makelist", "take_any", "any",
-    "stdev", "variance", "make_set_if", "make_list_if", "stdevp", "variancep", "stdevif",
-    "varianceif", "stdevpif", "variancepif",
+    "count",
+    "countif",
+    "dcount",
+    "dcountif",
+    "sum",
+    "sumif",
+    "min",
+    "max",
+    "minif",
+    "maxif",
+    "avg",
+    "avgif",
+    "arg_max",
+    "arg_min",
+    "make_set",
+    "make_list",
+    "makeset",
+    "makelist",
+    "take_any",
+    "any",
+    "stdev",
+    "variance",
+    "make_set_if",
+    "make_list_if",
+    "stdevp",
+    "variancep",
+    "stdevif",
+    "varianceif",
+    "stdevpif",
+    "variancepif",
 ];
 
 /// True when `name` is an aggregate function.
@@ -34,7 +60,11 @@ struct PlannedAggregate {
 }
 
 impl Planner<'_> {
-    pub(crate) fn plan_summarize(&mut self, input: Relation, summarize: &ast::Summarize) -> Result<Relation, EngineError> {
+    pub(crate) fn plan_summarize(
+        &mut self,
+        input: Relation,
+        summarize: &ast::Summarize,
+    ) -> Result<Relation, EngineError> {
         let mut used_names: HashSet<String> = HashSet::new();
         let mut group_exprs = Vec::new();
         let mut columns = Vec::new();
@@ -67,7 +97,10 @@ impl Planner<'_> {
         // Aggregates of empty input without `by` still return one row;
         // DataFusion gives null for count-like aggregates there only when
         // they are not count, so coalesce the KQL zero-default ones.
-        let projection: Vec<Expr> = columns.iter().map(|c| column_expr(&c.name).alias(&c.name)).collect();
+        let projection: Vec<Expr> = columns
+            .iter()
+            .map(|c| column_expr(&c.name).alias(&c.name))
+            .collect();
         let plan = LogicalPlanBuilder::from(plan)
             .project(projection)
             .and_then(|b| b.build())
@@ -117,7 +150,9 @@ impl Planner<'_> {
             "countif" => {
                 let predicate = self.arg(call, &args, 0, input)?;
                 let out = output_name("countif");
-                let ones = when(to_bool(predicate), lit(1i64)).otherwise(lit(0i64)).map_err(EngineError::internal)?;
+                let ones = when(to_bool(predicate), lit(1i64))
+                    .otherwise(lit(0i64))
+                    .map_err(EngineError::internal)?;
                 Ok(single(agg::sum(ones), out, KqlType::Long))
             }
             "dcount" | "dcountif" => {
@@ -125,14 +160,17 @@ impl Planner<'_> {
                 let out = output_name(name);
                 let value = if name == "dcountif" {
                     let predicate = self.arg(call, &args, 1, input)?;
-                    when(to_bool(predicate), value.expr).end().map_err(EngineError::internal)?
+                    when(to_bool(predicate), value.expr)
+                        .end()
+                        .map_err(EngineError::internal)?
                 } else {
                     value.expr
                 };
                 Ok(single(agg::count_distinct(value), out, KqlType::Long))
             }
-            "sum" | "sumif" | "avg" | "avgif" | "min" | "max" | "minif" | "maxif" | "stdev" | "variance" | "stdevp"
-            | "variancep" | "stdevif" | "varianceif" | "stdevpif" | "variancepif" => {
+            "sum" | "sumif" | "avg" | "avgif" | "min" | "max" | "minif" | "maxif" | "stdev"
+            | "variance" | "stdevp" | "variancep" | "stdevif" | "varianceif" | "stdevpif"
+            | "variancepif" => {
                 let value = self.arg(call, &args, 0, input)?;
                 let base = name.strip_suffix("if").unwrap_or(name);
                 let out = output_name(name);
@@ -140,17 +178,32 @@ impl Planner<'_> {
                 let mut expr = value.expr;
                 if name.ends_with("if") {
                     let predicate = self.arg(call, &args, 1, input)?;
-                    expr = when(to_bool(predicate), expr).end().map_err(EngineError::internal)?;
+                    expr = when(to_bool(predicate), expr)
+                        .end()
+                        .map_err(EngineError::internal)?;
                 }
                 let (aggregate, out_ty) = match base {
-                    "sum" => (agg::sum(expr), if ty == KqlType::Int { KqlType::Long } else { ty }),
+                    "sum" => (
+                        agg::sum(expr),
+                        if ty == KqlType::Int {
+                            KqlType::Long
+                        } else {
+                            ty
+                        },
+                    ),
                     "avg" => (agg::avg(cast(expr, DataType::Float64)), KqlType::Real),
                     "min" => (agg::min(expr), ty),
                     "max" => (agg::max(expr), ty),
                     "stdev" => (agg::stddev(cast(expr, DataType::Float64)), KqlType::Real),
-                    "stdevp" => (agg::stddev_pop(cast(expr, DataType::Float64)), KqlType::Real),
+                    "stdevp" => (
+                        agg::stddev_pop(cast(expr, DataType::Float64)),
+                        KqlType::Real,
+                    ),
                     "variancep" => (agg::var_pop(cast(expr, DataType::Float64)), KqlType::Real),
-                    _ => (agg::var_sample(cast(expr, DataType::Float64)), KqlType::Real),
+                    _ => (
+                        agg::var_sample(cast(expr, DataType::Float64)),
+                        KqlType::Real,
+                    ),
                 };
                 let aggregate = if base == "sum" {
                     cast(aggregate, physical_type(out_ty))
@@ -161,7 +214,9 @@ impl Planner<'_> {
             }
             "take_any" | "any" => {
                 let value = self.arg(call, &args, 0, input)?;
-                let out = explicit.clone().unwrap_or_else(|| first_arg_name.clone().unwrap_or_else(|| "any_".into()));
+                let out = explicit
+                    .clone()
+                    .unwrap_or_else(|| first_arg_name.clone().unwrap_or_else(|| "any_".into()));
                 let out = unique_name(&out, used_names);
                 Ok(single(agg::first_value(value.expr, vec![]), out, value.ty))
             }
@@ -172,13 +227,19 @@ impl Planner<'_> {
                 let mut expr = value.expr;
                 if name.ends_with("_if") {
                     let predicate = self.arg(call, &args, 1, input)?;
-                    expr = when(to_bool(predicate), expr).end().map_err(EngineError::internal)?;
+                    expr = when(to_bool(predicate), expr)
+                        .end()
+                        .map_err(EngineError::internal)?;
                 }
                 // NOTE: make_set collects every value and removes duplicates
                 // afterwards, which keeps the first-seen order as Kusto does
                 // but holds all values of a group in memory.
                 let aggregate = agg::array_agg(expr);
-                Ok(single(list_to_json(aggregate, value.ty, is_set), out, KqlType::Dynamic))
+                Ok(single(
+                    list_to_json(aggregate, value.ty, is_set),
+                    out,
+                    KqlType::Dynamic,
+                ))
             }
             "arg_max" | "arg_min" => self.plan_arg_extreme(call, &args, named, input, used_names),
             _ => Err(EngineError::not_supported(Diagnostic::new(
@@ -188,10 +249,20 @@ impl Planner<'_> {
         }
     }
 
-    fn arg(&mut self, call: &ast::Call, args: &[&ast::Expr], index: usize, input: &Relation) -> Result<Typed, EngineError> {
+    fn arg(
+        &mut self,
+        call: &ast::Call,
+        args: &[&ast::Expr],
+        index: usize,
+        input: &Relation,
+    ) -> Result<Typed, EngineError> {
         let Some(arg) = args.get(index) else {
             return Err(EngineError::semantic(Diagnostic::new(
-                format!("`{}` needs at least {} arguments", call.name.name, index + 1),
+                format!(
+                    "`{}` needs at least {} arguments",
+                    call.name.name,
+                    index + 1
+                ),
                 call.span,
             )));
         };
@@ -222,7 +293,10 @@ impl Planner<'_> {
         let key_name = unique_name(&key_name, used_names);
         exprs.push((
             agg::first_value(key.expr.clone(), order.clone()).alias(&key_name),
-            Column { name: key_name.clone(), ty: key.ty },
+            Column {
+                name: key_name.clone(),
+                ty: key.ty,
+            },
         ));
 
         for (position, arg) in args.iter().enumerate().skip(1) {
@@ -287,7 +361,10 @@ fn list_to_json(list: Expr, ty: KqlType, distinct: bool) -> Expr {
             .collect();
         Ok(Arc::new(out) as ArrayRef)
     });
-    let name = format!("list_to_json_{ty}_{}", if distinct { "set" } else { "list" });
+    let name = format!(
+        "list_to_json_{ty}_{}",
+        if distinct { "set" } else { "list" }
+    );
     udf::call(&name, DataType::Utf8, false, body, vec![list])
 }
 

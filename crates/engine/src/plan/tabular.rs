@@ -17,7 +17,10 @@ use crate::error::EngineError;
 const MAX_RANGE_ROWS: i64 = 100_000_000;
 
 impl Planner<'_> {
-    pub(crate) fn plan_tabular(&mut self, tabular: &ast::TabularExpr) -> Result<Relation, EngineError> {
+    pub(crate) fn plan_tabular(
+        &mut self,
+        tabular: &ast::TabularExpr,
+    ) -> Result<Relation, EngineError> {
         let mut relation = self.plan_source(&tabular.source, tabular.span)?;
         for operator in &tabular.operators {
             relation = self.plan_operator(relation, operator)?;
@@ -31,7 +34,9 @@ impl Planner<'_> {
             Source::Nested(inner) => self.plan_tabular(inner),
             Source::Print(items) => {
                 let one_row = Relation {
-                    plan: LogicalPlanBuilder::empty(true).build().map_err(EngineError::plan)?,
+                    plan: LogicalPlanBuilder::empty(true)
+                        .build()
+                        .map_err(EngineError::plan)?,
                     columns: Vec::new(),
                 };
                 self.project_named(one_row, items, "print_", false)
@@ -54,8 +59,12 @@ impl Planner<'_> {
                     }
                 }
                 match self.lookup(&call.name.name) {
-                    Some(Binding::Tabular(body)) if call.args.is_empty() => return self.plan_tabular(&body),
-                    Some(Binding::Function(function)) => return self.plan_function_call(call, &function, None),
+                    Some(Binding::Tabular(body)) if call.args.is_empty() => {
+                        return self.plan_tabular(&body);
+                    }
+                    Some(Binding::Function(function)) => {
+                        return self.plan_function_call(call, &function, None);
+                    }
                     _ => {}
                 }
                 Err(EngineError::not_supported(Diagnostic::new(
@@ -76,7 +85,10 @@ impl Planner<'_> {
     ) -> Result<Relation, EngineError> {
         let ast::LetBody::Tabular(body) = &function.body else {
             return Err(EngineError::semantic(Diagnostic::new(
-                format!("`{}` returns a scalar and cannot be used as a table", call.name.name),
+                format!(
+                    "`{}` returns a scalar and cannot be used as a table",
+                    call.name.name
+                ),
                 call.name.span,
             )));
         };
@@ -90,7 +102,11 @@ impl Planner<'_> {
         match self.lookup(&ident.name) {
             Some(Binding::Relation(relation)) => return Ok(relation),
             Some(Binding::Function(function)) if function.params.is_empty() => {
-                let call = ast::Call { name: ident.clone(), args: Vec::new(), span: ident.span };
+                let call = ast::Call {
+                    name: ident.clone(),
+                    args: Vec::new(),
+                    span: ident.span,
+                };
                 return self.plan_function_call(&call, &function, None);
             }
             Some(Binding::Tabular(body)) => {
@@ -100,13 +116,14 @@ impl Planner<'_> {
                 return relation;
             }
             Some(Binding::Scalar(expr)) => {
-                if let ExprKind::Name(inner) = &expr.kind {
-                    if inner.name != ident.name && self.is_tabular_name(&inner.name) {
-                        self.enter_expansion(ident.span)?;
-                        let relation = self.plan_table_name(inner);
-                        self.leave_expansion();
-                        return relation;
-                    }
+                if let ExprKind::Name(inner) = &expr.kind
+                    && inner.name != ident.name
+                    && self.is_tabular_name(&inner.name)
+                {
+                    self.enter_expansion(ident.span)?;
+                    let relation = self.plan_table_name(inner);
+                    self.leave_expansion();
+                    return relation;
                 }
                 return Err(EngineError::semantic(Diagnostic::new(
                     format!("`{}` is a scalar value, not a table", ident.name),
@@ -127,7 +144,11 @@ impl Planner<'_> {
 
     /// Plans one leg of a `union`: a table, a pipeline, or a wildcard name
     /// such as `Security*` that may stand for several tables.
-    fn plan_union_leg(&mut self, leg: &ast::TabularExpr, fuzzy: bool) -> Result<Vec<(String, Relation)>, EngineError> {
+    fn plan_union_leg(
+        &mut self,
+        leg: &ast::TabularExpr,
+        fuzzy: bool,
+    ) -> Result<Vec<(String, Relation)>, EngineError> {
         if let (Source::Table(ident), true) = (&leg.source, leg.operators.is_empty()) {
             if ident.name.contains('*') {
                 let matching: Vec<String> = self
@@ -157,7 +178,7 @@ impl Planner<'_> {
 
     fn plan_datatable(&mut self, datatable: &ast::Datatable) -> Result<Relation, EngineError> {
         let width = datatable.columns.len();
-        if width == 0 || datatable.values.len() % width != 0 {
+        if width == 0 || !datatable.values.len().is_multiple_of(width) {
             return Err(EngineError::semantic(Diagnostic::new(
                 format!(
                     "`datatable` has {} values for {width} columns; the count must be a multiple of the column count",
@@ -169,12 +190,20 @@ impl Planner<'_> {
         let mut columns = Vec::new();
         for decl in &datatable.columns {
             let ty = KqlType::from_name(&decl.ty.name).ok_or_else(|| {
-                EngineError::semantic(Diagnostic::new(format!("unknown type `{}`", decl.ty.name), decl.ty.span))
+                EngineError::semantic(Diagnostic::new(
+                    format!("unknown type `{}`", decl.ty.name),
+                    decl.ty.span,
+                ))
             })?;
-            columns.push(Column { name: decl.name.name.clone(), ty });
+            columns.push(Column {
+                name: decl.name.name.clone(),
+                ty,
+            });
         }
         let empty = Relation {
-            plan: LogicalPlanBuilder::empty(true).build().map_err(EngineError::plan)?,
+            plan: LogicalPlanBuilder::empty(true)
+                .build()
+                .map_err(EngineError::plan)?,
             columns: Vec::new(),
         };
         let mut rows = Vec::new();
@@ -193,19 +222,24 @@ impl Planner<'_> {
                 .iter()
                 .map(|c| arrow::datatypes::Field::new(&c.name, physical_type(c.ty), true))
                 .collect();
-            let schema = datafusion::common::DFSchema::try_from(arrow::datatypes::Schema::new(fields))
-                .map_err(EngineError::plan)?;
+            let schema =
+                datafusion::common::DFSchema::try_from(arrow::datatypes::Schema::new(fields))
+                    .map_err(EngineError::plan)?;
             LogicalPlanBuilder::empty(false)
                 .build()
-                .and_then(|_| {
-                    Ok(datafusion::logical_expr::LogicalPlan::EmptyRelation(datafusion::logical_expr::EmptyRelation {
-                        produce_one_row: false,
-                        schema: std::sync::Arc::new(schema),
-                    }))
+                .map(|_| {
+                    datafusion::logical_expr::LogicalPlan::EmptyRelation(
+                        datafusion::logical_expr::EmptyRelation {
+                            produce_one_row: false,
+                            schema: std::sync::Arc::new(schema),
+                        },
+                    )
                 })
                 .map_err(EngineError::plan)?
         } else {
-            LogicalPlanBuilder::values(rows).and_then(|b| b.build()).map_err(EngineError::plan)?
+            LogicalPlanBuilder::values(rows)
+                .and_then(|b| b.build())
+                .map_err(EngineError::plan)?
         };
         let projection: Vec<Expr> = columns
             .iter()
@@ -224,7 +258,9 @@ impl Planner<'_> {
 
     fn plan_range(&mut self, range: &ast::RangeSpec) -> Result<Relation, EngineError> {
         let empty = Relation {
-            plan: LogicalPlanBuilder::empty(true).build().map_err(EngineError::plan)?,
+            plan: LogicalPlanBuilder::empty(true)
+                .build()
+                .map_err(EngineError::plan)?,
             columns: Vec::new(),
         };
         let from = self.plan_expr(&range.from, &empty)?;
@@ -241,7 +277,10 @@ impl Planner<'_> {
         let end = constant_i64(coerce_to(to, KqlType::Long), range.to.span)?;
         let step_value = constant_i64(coerce_to(step, KqlType::Long), range.step.span)?;
         if step_value == 0 {
-            return Err(EngineError::semantic(Diagnostic::new("`range` step must not be zero", range.step.span)));
+            return Err(EngineError::semantic(Diagnostic::new(
+                "`range` step must not be zero",
+                range.step.span,
+            )));
         }
         let rows = if (step_value > 0 && end >= start) || (step_value < 0 && end <= start) {
             (end - start) / step_value + 1
@@ -256,26 +295,43 @@ impl Planner<'_> {
         }
         let values: Vec<i64> = (0..rows).map(|i| start + i * step_value).collect();
         let array = arrow::array::Int64Array::from(values);
-        let schema = std::sync::Arc::new(arrow::datatypes::Schema::new(vec![arrow::datatypes::Field::new(
-            &range.column.name,
-            arrow::datatypes::DataType::Int64,
-            false,
-        )]));
-        let batch = arrow::record_batch::RecordBatch::try_new(schema.clone(), vec![std::sync::Arc::new(array)])
-            .map_err(|e| EngineError::internal(e.into()))?;
-        let table = datafusion::datasource::MemTable::try_new(schema, vec![vec![batch]]).map_err(EngineError::plan)?;
+        let schema = std::sync::Arc::new(arrow::datatypes::Schema::new(vec![
+            arrow::datatypes::Field::new(
+                &range.column.name,
+                arrow::datatypes::DataType::Int64,
+                false,
+            ),
+        ]));
+        let batch = arrow::record_batch::RecordBatch::try_new(
+            schema.clone(),
+            vec![std::sync::Arc::new(array)],
+        )
+        .map_err(|e| EngineError::internal(e.into()))?;
+        let table = datafusion::datasource::MemTable::try_new(schema, vec![vec![batch]])
+            .map_err(EngineError::plan)?;
         let source = datafusion::datasource::provider_as_source(std::sync::Arc::new(table));
         let plan = LogicalPlanBuilder::scan("range", source, None)
             .and_then(|b| b.build())
             .map_err(EngineError::plan)?;
-        let column_type = if ty == KqlType::Int { KqlType::Long } else { ty };
+        let column_type = if ty == KqlType::Int {
+            KqlType::Long
+        } else {
+            ty
+        };
         Ok(Relation {
             plan,
-            columns: vec![Column { name: range.column.name.clone(), ty: column_type }],
+            columns: vec![Column {
+                name: range.column.name.clone(),
+                ty: column_type,
+            }],
         })
     }
 
-    fn plan_operator(&mut self, input: Relation, operator: &ast::Operator) -> Result<Relation, EngineError> {
+    fn plan_operator(
+        &mut self,
+        input: Relation,
+        operator: &ast::Operator,
+    ) -> Result<Relation, EngineError> {
         match &operator.kind {
             OperatorKind::Where(predicate) => {
                 let typed = self.plan_expr(predicate, &input)?;
@@ -283,26 +339,44 @@ impl Planner<'_> {
                     .filter(to_bool(typed))
                     .and_then(|b| b.build())
                     .map_err(EngineError::plan)?;
-                Ok(Relation { plan, columns: input.columns })
+                Ok(Relation {
+                    plan,
+                    columns: input.columns,
+                })
             }
             OperatorKind::Project(items) => self.project_named(input, items, "Column", true),
             OperatorKind::Extend(items) => self.extend(input, items),
             OperatorKind::ProjectAway(names) => {
                 let removed = self.match_names(&input, names)?;
-                let kept: Vec<Column> = input.columns.iter().filter(|c| !removed.contains(&c.name)).cloned().collect();
+                let kept: Vec<Column> = input
+                    .columns
+                    .iter()
+                    .filter(|c| !removed.contains(&c.name))
+                    .cloned()
+                    .collect();
                 select(input, kept)
             }
             OperatorKind::ProjectKeep(names) => {
                 let keep = self.match_names(&input, names)?;
-                let kept: Vec<Column> = input.columns.iter().filter(|c| keep.contains(&c.name)).cloned().collect();
+                let kept: Vec<Column> = input
+                    .columns
+                    .iter()
+                    .filter(|c| keep.contains(&c.name))
+                    .cloned()
+                    .collect();
                 select(input, kept)
             }
             OperatorKind::ProjectRename(pairs) => {
                 let mut columns = input.columns.clone();
-                let mut exprs: Vec<Expr> = input.columns.iter().map(|c| column_expr(&c.name).alias(&c.name)).collect();
+                let mut exprs: Vec<Expr> = input
+                    .columns
+                    .iter()
+                    .map(|c| column_expr(&c.name).alias(&c.name))
+                    .collect();
                 for (new, old) in pairs {
                     let Some(index) = input.columns.iter().position(|c| c.name == old.name) else {
-                        let names: Vec<&str> = input.columns.iter().map(|c| c.name.as_str()).collect();
+                        let names: Vec<&str> =
+                            input.columns.iter().map(|c| c.name.as_str()).collect();
                         return Err(unknown_name("column", old, &names));
                     };
                     exprs[index] = column_expr(&old.name).alias(&new.name);
@@ -316,12 +390,19 @@ impl Planner<'_> {
                     let mut matched: Vec<Column> = input
                         .columns
                         .iter()
-                        .filter(|c| wildcard_match(&item.name.name, &c.name) && !ordered.iter().any(|o| o.name == c.name))
+                        .filter(|c| {
+                            wildcard_match(&item.name.name, &c.name)
+                                && !ordered.iter().any(|o| o.name == c.name)
+                        })
                         .cloned()
                         .collect();
                     match item.order.as_deref() {
-                        Some("asc") | Some("granny-asc") => matched.sort_by(|a, b| a.name.cmp(&b.name)),
-                        Some("desc") | Some("granny-desc") => matched.sort_by(|a, b| b.name.cmp(&a.name)),
+                        Some("asc") | Some("granny-asc") => {
+                            matched.sort_by(|a, b| a.name.cmp(&b.name))
+                        }
+                        Some("desc") | Some("granny-desc") => {
+                            matched.sort_by(|a, b| b.name.cmp(&a.name))
+                        }
                         _ => {}
                     }
                     ordered.extend(matched);
@@ -335,12 +416,25 @@ impl Planner<'_> {
             }
             OperatorKind::Summarize(summarize) => self.plan_summarize(input, summarize),
             OperatorKind::Count(name) => {
-                let name = name.as_ref().map_or("Count".to_string(), |n| n.name.clone());
+                let name = name
+                    .as_ref()
+                    .map_or("Count".to_string(), |n| n.name.clone());
                 let plan = LogicalPlanBuilder::from(input.plan)
-                    .aggregate(Vec::<Expr>::new(), vec![datafusion::functions_aggregate::expr_fn::count(lit(1i64)).alias(&name)])
+                    .aggregate(
+                        Vec::<Expr>::new(),
+                        vec![
+                            datafusion::functions_aggregate::expr_fn::count(lit(1i64)).alias(&name),
+                        ],
+                    )
                     .and_then(|b| b.build())
                     .map_err(EngineError::plan)?;
-                Ok(Relation { plan, columns: vec![Column { name, ty: KqlType::Long }] })
+                Ok(Relation {
+                    plan,
+                    columns: vec![Column {
+                        name,
+                        ty: KqlType::Long,
+                    }],
+                })
             }
             OperatorKind::Take(count) => {
                 let count = self.constant_count(count, &input)?;
@@ -348,7 +442,10 @@ impl Planner<'_> {
                     .limit(0, Some(count))
                     .and_then(|b| b.build())
                     .map_err(EngineError::plan)?;
-                Ok(Relation { plan, columns: input.columns })
+                Ok(Relation {
+                    plan,
+                    columns: input.columns,
+                })
             }
             OperatorKind::Sort(keys) => self.sort(input, keys, None),
             OperatorKind::Top { count, by } => {
@@ -361,18 +458,28 @@ impl Planner<'_> {
                         .distinct()
                         .and_then(|b| b.build())
                         .map_err(EngineError::plan)?;
-                    return Ok(Relation { plan, columns: input.columns });
+                    return Ok(Relation {
+                        plan,
+                        columns: input.columns,
+                    });
                 }
                 let items: Vec<ast::NamedExpr> = exprs
                     .iter()
-                    .map(|e| ast::NamedExpr { names: Vec::new(), expr: e.clone(), span: e.span })
+                    .map(|e| ast::NamedExpr {
+                        names: Vec::new(),
+                        expr: e.clone(),
+                        span: e.span,
+                    })
                     .collect();
                 let projected = self.project_named(input, &items, "Column", true)?;
                 let plan = LogicalPlanBuilder::from(projected.plan)
                     .distinct()
                     .and_then(|b| b.build())
                     .map_err(EngineError::plan)?;
-                Ok(Relation { plan, columns: projected.columns })
+                Ok(Relation {
+                    plan,
+                    columns: projected.columns,
+                })
             }
             OperatorKind::Union(union) => {
                 let mut legs = vec![("union_arg".to_string(), input)];
@@ -383,17 +490,24 @@ impl Planner<'_> {
             }
             OperatorKind::Render(_) | OperatorKind::As(_) => Ok(input),
             OperatorKind::Invoke(call) => match self.lookup(&call.name.name) {
-                Some(Binding::Function(function)) => self.plan_function_call(call, &function, Some(input)),
+                Some(Binding::Function(function)) => {
+                    self.plan_function_call(call, &function, Some(input))
+                }
                 _ => Err(EngineError::semantic(Diagnostic::new(
-                    format!("`invoke` needs a function defined with `let`, and `{}` is not one", call.name.name),
+                    format!(
+                        "`invoke` needs a function defined with `let`, and `{}` is not one",
+                        call.name.name
+                    ),
                     call.name.span,
                 ))),
             },
             OperatorKind::GetSchema => self.get_schema(input),
-            OperatorKind::Unsupported { name, .. } => Err(EngineError::not_supported(Diagnostic::new(
-                format!("operator `{name}` is not supported yet"),
-                operator.span,
-            ))),
+            OperatorKind::Unsupported { name, .. } => {
+                Err(EngineError::not_supported(Diagnostic::new(
+                    format!("operator `{name}` is not supported yet"),
+                    operator.span,
+                )))
+            }
             other => Err(EngineError::not_supported(Diagnostic::new(
                 format!("operator `{}` is not supported yet", operator_name(other)),
                 operator.span,
@@ -418,7 +532,9 @@ impl Planner<'_> {
             let typed = self.plan_expr(&item.expr, &input)?;
             let name = match (item.names.first(), &item.expr.kind) {
                 (Some(name), _) => name.name.clone(),
-                (None, ExprKind::Name(ident)) if input.column(&ident.name).is_some() => ident.name.clone(),
+                (None, ExprKind::Name(ident)) if input.column(&ident.name).is_some() => {
+                    ident.name.clone()
+                }
                 _ => {
                     let name = format!("{prefix}{unnamed}");
                     unnamed += 1;
@@ -432,9 +548,16 @@ impl Planner<'_> {
         project(input.plan, exprs, columns)
     }
 
-    fn extend(&mut self, input: Relation, items: &[ast::NamedExpr]) -> Result<Relation, EngineError> {
+    fn extend(
+        &mut self,
+        input: Relation,
+        items: &[ast::NamedExpr],
+    ) -> Result<Relation, EngineError> {
         let mut columns = input.columns.clone();
-        let mut exprs: Vec<Expr> = columns.iter().map(|c| column_expr(&c.name).alias(&c.name)).collect();
+        let mut exprs: Vec<Expr> = columns
+            .iter()
+            .map(|c| column_expr(&c.name).alias(&c.name))
+            .collect();
         let mut unnamed = 1;
         // Each item sees the columns of the input; KQL also lets later items
         // use earlier ones, which is handled by planning them one at a time.
@@ -464,12 +587,19 @@ impl Planner<'_> {
                 }
             }
             current = project(current.plan, exprs.clone(), columns.clone())?;
-            exprs = columns.iter().map(|c| column_expr(&c.name).alias(&c.name)).collect();
+            exprs = columns
+                .iter()
+                .map(|c| column_expr(&c.name).alias(&c.name))
+                .collect();
         }
         Ok(current)
     }
 
-    fn match_names(&self, input: &Relation, names: &[ast::Ident]) -> Result<HashSet<String>, EngineError> {
+    fn match_names(
+        &self,
+        input: &Relation,
+        names: &[ast::Ident],
+    ) -> Result<HashSet<String>, EngineError> {
         let mut matched = HashSet::new();
         for ident in names {
             let before = matched.len();
@@ -486,15 +616,27 @@ impl Planner<'_> {
         Ok(matched)
     }
 
-    fn constant_count(&mut self, count: &ast::Expr, input: &Relation) -> Result<usize, EngineError> {
+    fn constant_count(
+        &mut self,
+        count: &ast::Expr,
+        input: &Relation,
+    ) -> Result<usize, EngineError> {
         let typed = self.plan_expr(count, input)?;
         let value = constant_i64(coerce_to(typed, KqlType::Long), count.span)?;
         usize::try_from(value).map_err(|_| {
-            EngineError::semantic(Diagnostic::new(format!("the row count must not be negative, but it is {value}"), count.span))
+            EngineError::semantic(Diagnostic::new(
+                format!("the row count must not be negative, but it is {value}"),
+                count.span,
+            ))
         })
     }
 
-    fn sort(&mut self, input: Relation, keys: &[ast::SortKey], fetch: Option<usize>) -> Result<Relation, EngineError> {
+    fn sort(
+        &mut self,
+        input: Relation,
+        keys: &[ast::SortKey],
+        fetch: Option<usize>,
+    ) -> Result<Relation, EngineError> {
         let mut sort_exprs = Vec::new();
         for key in keys {
             let typed = self.plan_expr(&key.expr, &input)?;
@@ -506,7 +648,10 @@ impl Planner<'_> {
             .sort_with_limit(sort_exprs, fetch)
             .and_then(|b| b.build())
             .map_err(EngineError::plan)?;
-        Ok(Relation { plan, columns: input.columns })
+        Ok(Relation {
+            plan,
+            columns: input.columns,
+        })
     }
 
     fn get_schema(&mut self, input: Relation) -> Result<Relation, EngineError> {
@@ -524,12 +669,26 @@ impl Planner<'_> {
             })
             .collect();
         let names = ["ColumnName", "ColumnOrdinal", "DataType", "ColumnType"];
-        let types = [KqlType::String, KqlType::Int, KqlType::String, KqlType::String];
-        let plan = LogicalPlanBuilder::values(rows).and_then(|b| b.build()).map_err(EngineError::plan)?;
+        let types = [
+            KqlType::String,
+            KqlType::Int,
+            KqlType::String,
+            KqlType::String,
+        ];
+        let plan = LogicalPlanBuilder::values(rows)
+            .and_then(|b| b.build())
+            .map_err(EngineError::plan)?;
         let exprs: Vec<Expr> = (0..4)
             .map(|i| column_expr(plan.schema().field(i).name()).alias(names[i]))
             .collect();
-        let columns = names.iter().zip(types).map(|(n, ty)| Column { name: n.to_string(), ty }).collect();
+        let columns = names
+            .iter()
+            .zip(types)
+            .map(|(n, ty)| Column {
+                name: n.to_string(),
+                ty,
+            })
+            .collect();
         project(plan, exprs, columns)
     }
 }
@@ -564,7 +723,11 @@ fn operator_name(kind: &OperatorKind) -> &'static str {
     }
 }
 
-fn project(plan: datafusion::logical_expr::LogicalPlan, exprs: Vec<Expr>, columns: Vec<Column>) -> Result<Relation, EngineError> {
+fn project(
+    plan: datafusion::logical_expr::LogicalPlan,
+    exprs: Vec<Expr>,
+    columns: Vec<Column>,
+) -> Result<Relation, EngineError> {
     let plan = LogicalPlanBuilder::from(plan)
         .project(exprs)
         .and_then(|b| b.build())
@@ -573,7 +736,10 @@ fn project(plan: datafusion::logical_expr::LogicalPlan, exprs: Vec<Expr>, column
 }
 
 fn select(input: Relation, columns: Vec<Column>) -> Result<Relation, EngineError> {
-    let exprs = columns.iter().map(|c| column_expr(&c.name).alias(&c.name)).collect();
+    let exprs = columns
+        .iter()
+        .map(|c| column_expr(&c.name).alias(&c.name))
+        .collect();
     project(input.plan, exprs, columns)
 }
 
@@ -610,14 +776,20 @@ fn constant(expr: Expr, span: Span) -> Result<Expr, EngineError> {
     let simplified = simplify(expr)?;
     match simplified {
         Expr::Literal(..) => Ok(simplified),
-        _ => Err(EngineError::semantic(Diagnostic::new("expected a constant value", span))),
+        _ => Err(EngineError::semantic(Diagnostic::new(
+            "expected a constant value",
+            span,
+        ))),
     }
 }
 
 fn constant_i64(expr: Expr, span: Span) -> Result<i64, EngineError> {
     match simplify(cast(expr, arrow::datatypes::DataType::Int64))? {
         Expr::Literal(ScalarValue::Int64(Some(v)), _) => Ok(v),
-        _ => Err(EngineError::semantic(Diagnostic::new("expected a constant number", span))),
+        _ => Err(EngineError::semantic(Diagnostic::new(
+            "expected a constant number",
+            span,
+        ))),
     }
 }
 
@@ -625,18 +797,30 @@ fn simplify(expr: Expr) -> Result<Expr, EngineError> {
     use datafusion::logical_expr::simplify::SimplifyContext;
     use datafusion::optimizer::simplify_expressions::ExprSimplifier;
     let context = SimplifyContext::default();
-    ExprSimplifier::new(context).simplify(expr).map_err(EngineError::plan)
+    ExprSimplifier::new(context)
+        .simplify(expr)
+        .map_err(EngineError::plan)
 }
 
 /// Combines union legs by column name: a column missing from a leg is null
 /// there; `withsource=` adds the leg's table name as the first column.
-fn union_relations(legs: Vec<(String, Relation)>, union: &ast::UnionSpec, span: Span) -> Result<Relation, EngineError> {
+fn union_relations(
+    legs: Vec<(String, Relation)>,
+    union: &ast::UnionSpec,
+    span: Span,
+) -> Result<Relation, EngineError> {
     if legs.is_empty() {
-        return Err(EngineError::semantic(Diagnostic::new("`union` found no tables to combine", span)));
+        return Err(EngineError::semantic(Diagnostic::new(
+            "`union` found no tables to combine",
+            span,
+        )));
     }
     let mut columns: Vec<Column> = Vec::new();
     if let Some(source) = &union.with_source {
-        columns.push(Column { name: source.name.clone(), ty: KqlType::String });
+        columns.push(Column {
+            name: source.name.clone(),
+            ty: KqlType::String,
+        });
     }
     for (_, relation) in &legs {
         for column in &relation.columns {
@@ -645,18 +829,28 @@ fn union_relations(legs: Vec<(String, Relation)>, union: &ast::UnionSpec, span: 
                 Some(_) => {
                     let renamed = format!("{}_{}", column.name, column.ty);
                     if !columns.iter().any(|c| c.name == renamed) {
-                        columns.push(Column { name: renamed, ty: column.ty });
+                        columns.push(Column {
+                            name: renamed,
+                            ty: column.ty,
+                        });
                     }
                 }
                 None => columns.push(column.clone()),
             }
         }
     }
-    let inner = union.kind.as_ref().is_some_and(|k| k.name.eq_ignore_ascii_case("inner"));
+    let inner = union
+        .kind
+        .as_ref()
+        .is_some_and(|k| k.name.eq_ignore_ascii_case("inner"));
     if inner {
         columns.retain(|c| {
             union.with_source.as_ref().is_some_and(|s| s.name == c.name)
-                || legs.iter().all(|(_, r)| r.columns.iter().any(|rc| rc.name == c.name && rc.ty == c.ty))
+                || legs.iter().all(|(_, r)| {
+                    r.columns
+                        .iter()
+                        .any(|rc| rc.name == c.name && rc.ty == c.ty)
+                })
         });
     }
 
@@ -669,12 +863,14 @@ fn union_relations(legs: Vec<(String, Relation)>, union: &ast::UnionSpec, span: 
                     return lit(name.clone()).alias(&c.name);
                 }
                 let source = relation.columns.iter().find(|rc| {
-                    (rc.name == c.name && rc.ty == c.ty) || format!("{}_{}", rc.name, rc.ty) == c.name
+                    (rc.name == c.name && rc.ty == c.ty)
+                        || format!("{}_{}", rc.name, rc.ty) == c.name
                 });
                 match source {
                     Some(rc) => column_expr(&rc.name).alias(&c.name),
                     None => {
-                        let null = ScalarValue::try_from(physical_type(c.ty)).unwrap_or(ScalarValue::Null);
+                        let null =
+                            ScalarValue::try_from(physical_type(c.ty)).unwrap_or(ScalarValue::Null);
                         lit(null).alias(&c.name)
                     }
                 }
@@ -689,6 +885,9 @@ fn union_relations(legs: Vec<(String, Relation)>, union: &ast::UnionSpec, span: 
             Some(b) => b.union(plan).map_err(EngineError::plan)?,
         });
     }
-    let plan = builder.expect("at least one leg").build().map_err(EngineError::plan)?;
+    let plan = builder
+        .expect("at least one leg")
+        .build()
+        .map_err(EngineError::plan)?;
     Ok(Relation { plan, columns })
 }

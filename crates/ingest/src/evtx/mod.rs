@@ -148,6 +148,12 @@ impl EvtxReader {
             source,
         })?;
         check_magic(&mut input, path)?;
+        let truncated_chunk =
+            truncated_chunk_range(&mut input).map_err(|source| EvtxError::Read {
+                path: path.to_path_buf(),
+                source,
+            })?;
+        let mut seen_in_truncated_chunk = 0u64;
 
         let settings = ParserSettings::new()
             .num_threads(self.threads.max(1))
@@ -182,6 +188,11 @@ impl EvtxReader {
             let parsed = match outcome {
                 Ok(Parsed::Record(parsed)) => parsed,
                 Ok(Parsed::Failed(failure)) => {
+                    if let (Some(chunk), Some(id)) = (&truncated_chunk, failure.record_id)
+                        && chunk.records.contains(&id)
+                    {
+                        seen_in_truncated_chunk += 1;
+                    }
                     record_failure(&mut stats, failure, path);
                     continue;
                 }
@@ -191,6 +202,11 @@ impl EvtxReader {
                 }
             };
 
+            if let Some(chunk) = &truncated_chunk
+                && chunk.records.contains(&parsed.record_number)
+            {
+                seen_in_truncated_chunk += 1;
+            }
             let ticks =
                 parse_system_time(&parsed.record.system_time).unwrap_or(parsed.header_ticks);
             let builder = if parsed.record.channel.as_deref() == Some("Security") {
@@ -214,6 +230,23 @@ impl EvtxReader {
                     batch: builder.finish(),
                 };
                 on_batch(batch).map_err(consumer_error)?;
+            }
+        }
+
+        if let Some(chunk) = &truncated_chunk {
+            let declared = chunk.records.end() - chunk.records.start() + 1;
+            let lost = declared.saturating_sub(seen_in_truncated_chunk);
+            if lost > 0 {
+                let failure = RecordFailure {
+                    chunk: Some(chunk.index),
+                    record_id: None,
+                    reason: format!(
+                        "the file is truncated: {lost} of the {declared} records of its last chunk lie past the end of the file"
+                    ),
+                };
+                // One failure entry stands for all lost records.
+                stats.records_failed += lost - 1;
+                record_failure(&mut stats, failure, path);
             }
         }
 
@@ -264,6 +297,8 @@ struct ParsedRecord {
     record: EventRecord,
     /// The record header's write time, used when `SystemTime` is unusable.
     header_ticks: i64,
+    /// The record number from the record header.
+    record_number: u64,
 }
 
 /// Renders one record as XML and reads its fields. Runs on the parser's
@@ -285,6 +320,7 @@ fn parse_on_worker(
         Ok(record) => Parsed::Record(Box::new(ParsedRecord {
             record,
             header_ticks,
+            record_number: record_id,
         })),
         Err(reason) => Parsed::Failed(RecordFailure {
             chunk: None,
@@ -370,6 +406,42 @@ fn check_magic(input: &mut ZeroPaddedFile, path: &Path) -> Result<(), EvtxError>
         )));
     }
     Ok(())
+}
+
+/// The last chunk of a file that ends inside it, and the record numbers
+/// its header declares.
+struct TruncatedChunk {
+    index: u64,
+    records: std::ops::RangeInclusive<u64>,
+}
+
+/// Finds the chunk that a truncated file ends in, when its header is still
+/// readable, so that the records lost past the end can be counted.
+fn truncated_chunk_range(input: &mut ZeroPaddedFile) -> io::Result<Option<TruncatedChunk>> {
+    if input.len <= FILE_HEADER_SIZE || (input.len - FILE_HEADER_SIZE) % CHUNK_SIZE == 0 {
+        return Ok(None);
+    }
+    let index = (input.len - FILE_HEADER_SIZE) / CHUNK_SIZE;
+    let start = FILE_HEADER_SIZE + index * CHUNK_SIZE;
+    if input.len - start < 24 {
+        return Ok(None);
+    }
+    let mut header = [0u8; 24];
+    input.file.seek(SeekFrom::Start(start))?;
+    input.file.read_exact(&mut header)?;
+    input.file.seek(SeekFrom::Start(0))?;
+    if &header[..8] != b"ElfChnk\0" {
+        return Ok(None);
+    }
+    let first = u64::from_le_bytes(header[8..16].try_into().expect("8 bytes"));
+    let last = u64::from_le_bytes(header[16..24].try_into().expect("8 bytes"));
+    if last < first || last - first > CHUNK_SIZE {
+        return Ok(None);
+    }
+    Ok(Some(TruncatedChunk {
+        index,
+        records: first..=last,
+    }))
 }
 
 /// A file that reads as if it were padded with zero bytes to a whole
