@@ -78,7 +78,7 @@ pub fn parse_datetime(text: &str) -> Option<i64> {
         return None;
     }
     if let Ok(time) = DateTime::parse_from_rfc3339(text) {
-        return Some(ticks_from_datetime(time.with_timezone(&Utc)) + extra_ticks(text));
+        return Some(ticks_from_datetime(time.with_timezone(&Utc)));
     }
     let (body, offset_seconds) = split_offset(text);
     let body = body.trim();
@@ -96,7 +96,7 @@ pub fn parse_datetime(text: &str) -> Option<i64> {
         "%Y%m%d %H:%M:%S%.f",
     ] {
         if let Ok(naive) = NaiveDateTime::parse_from_str(body, format) {
-            let ticks = ticks_from_datetime(naive.and_utc()) + extra_ticks(body);
+            let ticks = ticks_from_datetime(naive.and_utc());
             return Some(ticks - offset_seconds * TICKS_PER_SECOND);
         }
     }
@@ -121,12 +121,6 @@ pub fn parse_datetime(text: &str) -> Option<i64> {
         }
     }
     None
-}
-
-/// chrono keeps nanoseconds, so a seventh fraction digit survives; this
-/// returns 0 and exists to document that no digit is dropped.
-fn extra_ticks(_text: &str) -> i64 {
-    0
 }
 
 /// Splits a trailing `Z`, `+hh:mm` or `-hh:mm` from a datetime text and

@@ -13,7 +13,7 @@ use clap::{Parser, Subcommand};
 #[derive(Debug, Parser)]
 #[command(name = "homesoc", version, about)]
 struct Cli {
-    /// Workspace folder that holds the tables.
+    /// Workspace folder that contains the tables.
     #[arg(
         long,
         global = true,

@@ -118,7 +118,7 @@ impl Workspace {
         Ok(delta)
     }
 
-    /// Returns true when any table already holds the rows of `import_id`.
+    /// Returns true when any table already contains the rows of `import_id`.
     pub async fn is_imported(&self, import_id: &str) -> Result<bool, StoreError> {
         let app_id = import_app_id(import_id);
         for table in ALL_TABLES {
