@@ -13,7 +13,7 @@ pub enum EngineError {
     #[error("{0}")]
     Semantic(Diagnostic),
     /// The query uses a KQL feature this engine does not implement yet.
-    #[error("not supported: {0}")]
+    #[error("{0}")]
     NotSupported(Diagnostic),
     /// DataFusion rejected the plan or failed while running it.
     #[error("query failed: {0}")]
@@ -56,11 +56,7 @@ impl EngineError {
         match self {
             EngineError::Syntax(d) => kql::render_diagnostic(query, d),
             EngineError::Semantic(d) => kql::render_diagnostic(query, d),
-            EngineError::NotSupported(d) => {
-                let mut d = d.clone();
-                d.message = format!("not supported: {}", d.message);
-                kql::render_diagnostic(query, &d)
-            }
+            EngineError::NotSupported(d) => kql::render_diagnostic(query, d),
             other => format!("error: {other}\n"),
         }
     }

@@ -127,7 +127,8 @@ impl Engine {
         Ok(QueryResult { columns, batches })
     }
 
-    /// Returns the optimized DataFusion plan of a query as text.
+    /// Returns the query's output columns with their KQL types and its
+    /// optimized DataFusion plan, as text.
     pub async fn explain(
         &self,
         text: &str,
@@ -135,7 +136,11 @@ impl Engine {
         options: &QueryOptions,
     ) -> Result<String, EngineError> {
         let relation = self.plan(text, catalog, options)?;
-        let logical = format!("{}", relation.plan.display_indent());
+        let columns: Vec<String> = relation
+            .columns
+            .iter()
+            .map(|c| format!("  {}: {}", c.name, c.ty))
+            .collect();
         let frame = self
             .context
             .execute_logical_plan(relation.plan)
@@ -145,7 +150,8 @@ impl Engine {
             .into_optimized_plan()
             .map_err(|e| EngineError::Execution(e.to_string()))?;
         Ok(format!(
-            "logical plan:\n{logical}\n\noptimized plan:\n{}",
+            "output columns:\n{}\n\noptimized DataFusion plan:\n{}",
+            columns.join("\n"),
             optimized.display_indent()
         ))
     }

@@ -8,6 +8,7 @@
 //! queries over it return no rows instead of failing.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::Context as _;
 use arrow::datatypes::{DataType, Field, Schema};
@@ -15,18 +16,48 @@ use datafusion::common::DFSchema;
 use datafusion::datasource::provider_as_source;
 use datafusion::logical_expr::{EmptyRelation, Expr, LogicalPlan, LogicalPlanBuilder, cast, lit};
 use engine::plan::physical_type;
-use engine::{Column, Relation, StaticCatalog};
+use engine::{Catalog, Column, Relation, StaticCatalog};
 use kql::KqlType;
 use store::schema::{TIME_COLUMN, TIME_TICKS_COLUMN};
 use store::tables::ALL_TABLES;
 use store::{TableDef, Workspace};
+
+/// A catalog that remembers whether a query read any table, so that the
+/// command line can warn about an empty workspace only when it matters.
+pub struct TrackingCatalog {
+    inner: StaticCatalog,
+    used: AtomicBool,
+}
+
+impl TrackingCatalog {
+    pub fn any_table_read(&self) -> bool {
+        self.used.load(Ordering::Relaxed)
+    }
+}
+
+impl Catalog for TrackingCatalog {
+    fn table_names(&self) -> Vec<String> {
+        self.inner.table_names()
+    }
+
+    fn table(&self, name: &str) -> Option<Relation> {
+        let relation = self.inner.table(name);
+        if relation.is_some() {
+            self.used.store(true, Ordering::Relaxed);
+        }
+        relation
+    }
+}
 
 fn column(name: &str) -> Expr {
     Expr::Column(datafusion::common::Column::new_unqualified(name))
 }
 
 /// Builds a catalog with every known table of the workspace.
-pub async fn load(workspace: &Workspace, engine: &engine::Engine) -> anyhow::Result<StaticCatalog> {
+pub async fn load(
+    workspace: &Workspace,
+    engine: &engine::Engine,
+) -> anyhow::Result<TrackingCatalog> {
     let mut catalog = StaticCatalog::new();
     for table in ALL_TABLES {
         let relation = table_relation(workspace, engine, table)
@@ -34,7 +65,10 @@ pub async fn load(workspace: &Workspace, engine: &engine::Engine) -> anyhow::Res
             .with_context(|| format!("cannot open table {}", table.name))?;
         catalog.insert(table.name, relation);
     }
-    Ok(catalog)
+    Ok(TrackingCatalog {
+        inner: catalog,
+        used: AtomicBool::new(false),
+    })
 }
 
 async fn table_relation(

@@ -62,6 +62,7 @@ pub async fn run(data_dir: &Path, source: ImportSource) -> anyhow::Result<ExitCo
         .map(|f| std::fs::metadata(f).map(|m| m.len()).unwrap_or(0))
         .sum();
     let workspace = Workspace::open(data_dir)?;
+    let _lock = workspace.lock_for_writing()?;
 
     let progress = if std::io::stderr().is_terminal() && !json_output {
         let bar = ProgressBar::new(total_bytes);
@@ -120,9 +121,9 @@ pub async fn run(data_dir: &Path, source: ImportSource) -> anyhow::Result<ExitCo
     let seconds = started.elapsed().as_secs_f64();
     let summary = summarize(&outcomes, total_bytes, seconds);
     if json_output {
-        println!("{summary}");
+        crate::query::write_stdout(&format!("{summary}\n"))?;
     } else {
-        print_summary(&summary);
+        crate::query::write_stdout(&summary_text(&summary))?;
     }
     let any_failed = outcomes
         .iter()
@@ -295,12 +296,16 @@ fn summarize(
     })
 }
 
-fn print_summary(summary: &serde_json::Value) {
-    println!(
+fn summary_text(summary: &serde_json::Value) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
         "imported {} files, skipped {}, failed {}",
         summary["files_imported"], summary["files_skipped"], summary["files_failed"]
     );
-    println!(
+    let _ = writeln!(
+        out,
         "records read: {}, records failed: {}, {:.0} records/s, {:.1} MB/s",
         summary["records_read"],
         summary["records_failed"],
@@ -309,7 +314,7 @@ fn print_summary(summary: &serde_json::Value) {
     );
     if let Some(tables) = summary["rows_per_table"].as_object() {
         for (table, rows) in tables {
-            println!("  {table}: {rows} rows");
+            let _ = writeln!(out, "  {table}: {rows} rows");
         }
     }
     for file in summary["files"].as_array().into_iter().flatten() {
@@ -317,7 +322,8 @@ fn print_summary(summary: &serde_json::Value) {
         if failed == 0 {
             continue;
         }
-        println!(
+        let _ = writeln!(
+            out,
             "  {}: {failed} records failed",
             file["file"].as_str().unwrap_or_default()
         );
@@ -325,10 +331,12 @@ fn print_summary(summary: &serde_json::Value) {
             let chunk = failure["chunk"]
                 .as_u64()
                 .map_or("?".to_string(), |c| c.to_string());
-            println!(
+            let _ = writeln!(
+                out,
                 "    chunk {chunk}: {}",
                 failure["reason"].as_str().unwrap_or_default()
             );
         }
     }
+    out
 }

@@ -23,7 +23,12 @@ struct Cli {
     data_dir: PathBuf,
 
     /// Log level filter, for example `info` or `homesoc=debug`.
-    #[arg(long, global = true, env = "HOMESOC_LOG", default_value = "warn")]
+    #[arg(
+        long,
+        global = true,
+        env = "HOMESOC_LOG",
+        default_value = "warn,ingest=error,evtx=error,buoyant_kernel=error,deltalake_core=error"
+    )]
     log: String,
 
     #[command(subcommand)]
@@ -53,6 +58,7 @@ fn main() -> ExitCode {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr)
         .init();
 

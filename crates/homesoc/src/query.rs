@@ -80,20 +80,22 @@ pub async fn run(data_dir: &Path, args: QueryArgs) -> anyhow::Result<ExitCode> {
         })?;
     }
 
-    let workspace = Workspace::open(data_dir)?;
+    let workspace = Workspace::open_for_reading(data_dir)?;
     let engine = Engine::new();
     let catalog = crate::catalog::load(&workspace, &engine).await?;
+    let warn_if_empty = || {
+        if !workspace.exists() && catalog.any_table_read() {
+            eprintln!(
+                "note: the workspace {} does not exist, so every table is empty; import events with `homesoc --data-dir {} import evtx PATH`",
+                workspace.root().display(),
+                data_dir.display()
+            );
+        }
+    };
 
     if args.explain {
-        match kql::parse(&text) {
-            Ok(tree) => println!("KQL plan:\n{tree:#?}\n"),
-            Err(diagnostic) => {
-                eprint!("{}", kql::render_diagnostic(&text, &diagnostic));
-                return Ok(ExitCode::FAILURE);
-            }
-        }
         match engine.explain(&text, &catalog, &options).await {
-            Ok(plan) => println!("{plan}"),
+            Ok(plan) => write_stdout(&format!("{plan}\n"))?,
             Err(err) => {
                 eprint!("{}", err.render(&text));
                 return Ok(ExitCode::FAILURE);
@@ -102,7 +104,9 @@ pub async fn run(data_dir: &Path, args: QueryArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
 
-    let result = match engine.run(&text, &catalog, &options).await {
+    let outcome = engine.run(&text, &catalog, &options).await;
+    warn_if_empty();
+    let result = match outcome {
         Ok(result) => result,
         Err(err) => {
             eprint!("{}", err.render(&text));
@@ -121,7 +125,11 @@ pub async fn run(data_dir: &Path, args: QueryArgs) -> anyhow::Result<ExitCode> {
         Format::Csv => output::to_csv(&result),
         Format::Table => {
             let mut text = output::to_text_table(&result, 60);
-            text.push_str(&format!("({} rows)\n", result.row_count()));
+            let rows = result.row_count();
+            text.push_str(&format!(
+                "({rows} {})\n",
+                if rows == 1 { "row" } else { "rows" }
+            ));
             text
         }
     };
@@ -129,7 +137,9 @@ pub async fn run(data_dir: &Path, args: QueryArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn write_stdout(text: &str) -> anyhow::Result<()> {
+/// Writes to standard output; a closed pipe (`homesoc ... | head`) is not
+/// an error.
+pub(crate) fn write_stdout(text: &str) -> anyhow::Result<()> {
     let mut stdout = std::io::stdout().lock();
     match stdout
         .write_all(text.as_bytes())
@@ -143,7 +153,7 @@ fn write_stdout(text: &str) -> anyhow::Result<()> {
 }
 
 pub async fn tables(data_dir: &Path, json_output: bool) -> anyhow::Result<ExitCode> {
-    let workspace = Workspace::open(data_dir)?;
+    let workspace = Workspace::open_for_reading(data_dir)?;
     let infos = workspace.tables().await?;
     let engine = Engine::new();
     let catalog = crate::catalog::load(&workspace, &engine).await?;
@@ -179,21 +189,22 @@ pub async fn tables(data_dir: &Path, json_output: bool) -> anyhow::Result<ExitCo
         return Ok(ExitCode::SUCCESS);
     }
     if rows.is_empty() {
-        println!(
-            "no tables yet in {}; import events with `homesoc import evtx PATH`",
-            workspace.root().display()
+        eprintln!(
+            "no tables yet in {}; import events with `homesoc --data-dir {} import evtx PATH`",
+            workspace.root().display(),
+            data_dir.display()
         );
         return Ok(ExitCode::SUCCESS);
     }
     let mut text = format!(
-        "{:<16} {:>12} {:<28} {:<28}\n",
+        "{:<16} {:>12}  {:<28}  {}\n",
         "TABLE", "ROWS", "EARLIEST", "LATEST"
     );
     for row in &rows {
         text.push_str(&format!(
-            "{:<16} {:>12} {:<28} {:<28}\n",
+            "{:<16} {:>12}  {:<28}  {}\n",
             row["table"].as_str().unwrap_or_default(),
-            row["rows"],
+            row["rows"].as_u64().unwrap_or(0),
             row["earliest"].as_str().unwrap_or("-"),
             row["latest"].as_str().unwrap_or("-"),
         ));

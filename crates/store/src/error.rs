@@ -12,6 +12,11 @@ pub enum StoreError {
         #[source]
         source: std::io::Error,
     },
+    /// Another process is writing to the workspace.
+    #[error(
+        "the workspace is locked by another import ({path}); wait for it to finish and run the import again"
+    )]
+    Locked { path: PathBuf },
     /// The workspace path cannot be turned into a file URL.
     #[error("invalid workspace path {path}: use an absolute path to a local folder")]
     InvalidPath { path: PathBuf },

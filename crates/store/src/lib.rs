@@ -13,4 +13,4 @@ pub mod workspace;
 
 pub use error::StoreError;
 pub use schema::{ColumnDef, TableDef};
-pub use workspace::{Import, TableInfo, Workspace};
+pub use workspace::{Import, TableInfo, Workspace, WriteLock};

@@ -59,6 +59,59 @@ impl Workspace {
         Ok(Workspace { root })
     }
 
+    /// Opens the workspace at `root` for reading without creating anything.
+    /// A missing folder is an empty workspace: every table exists and has no
+    /// rows. Use [`Workspace::exists`] to tell the user.
+    pub fn open_for_reading(root: impl AsRef<Path>) -> Result<Workspace, StoreError> {
+        let root = root.as_ref();
+        if root.exists() && !root.is_dir() {
+            return Err(StoreError::Io {
+                path: root.to_path_buf(),
+                source: std::io::Error::other("the workspace path is a file; give a folder"),
+            });
+        }
+        let root = if root.exists() {
+            root.canonicalize().map_err(|source| StoreError::Io {
+                path: root.to_path_buf(),
+                source,
+            })?
+        } else {
+            std::path::absolute(root).map_err(|source| StoreError::Io {
+                path: root.to_path_buf(),
+                source,
+            })?
+        };
+        Ok(Workspace { root })
+    }
+
+    /// Returns true when the workspace folder exists.
+    pub fn exists(&self) -> bool {
+        self.root.join("tables").is_dir()
+    }
+
+    /// Takes the workspace's write lock, so that two imports never write at
+    /// once: each checks for already imported files before it writes, and
+    /// two concurrent imports of one file would both pass that check.
+    /// The lock is released when the returned guard is dropped or the
+    /// process exits.
+    pub fn lock_for_writing(&self) -> Result<WriteLock, StoreError> {
+        let path = self.root.join("write.lock");
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|source| StoreError::Io {
+                path: path.clone(),
+                source,
+            })?;
+        match file.try_lock() {
+            Ok(()) => Ok(WriteLock { _file: file }),
+            Err(std::fs::TryLockError::WouldBlock) => Err(StoreError::Locked { path }),
+            Err(std::fs::TryLockError::Error(source)) => Err(StoreError::Io { path, source }),
+        }
+    }
+
     pub fn root(&self) -> &Path {
         &self.root
     }
@@ -175,6 +228,12 @@ impl Workspace {
             writers: BTreeMap::new(),
         }
     }
+}
+
+/// The workspace's write lock; see [`Workspace::lock_for_writing`].
+#[derive(Debug)]
+pub struct WriteLock {
+    _file: std::fs::File,
 }
 
 /// One table's part of an import: the writer and the files it has written.

@@ -49,9 +49,38 @@ const AGGREGATES: &[&str] = &[
     "variancepif",
 ];
 
-/// True when `name` is an aggregate function.
+/// KQL aggregate functions this engine does not implement yet.
+const UNSUPPORTED_AGGREGATES: &[&str] = &[
+    "percentile",
+    "percentiles",
+    "percentiles_array",
+    "percentilew",
+    "percentilesw",
+    "percentilesw_array",
+    "make_bag",
+    "make_bag_if",
+    "hll",
+    "hll_if",
+    "hll_merge",
+    "tdigest",
+    "tdigest_merge",
+    "covariance",
+    "covarianceif",
+    "covariancep",
+    "covariancepif",
+    "binary_all_and",
+    "binary_all_or",
+    "binary_all_xor",
+    "buildschema",
+    "count_distinct",
+    "count_distinctif",
+    "take_anyif",
+    "make_list_with_nulls",
+];
+
+/// True when `name` is an aggregate function, implemented or not.
 pub(crate) fn is_aggregate(name: &str) -> bool {
-    AGGREGATES.contains(&name)
+    AGGREGATES.contains(&name) || UNSUPPORTED_AGGREGATES.contains(&name)
 }
 
 /// An aggregate call planned into one or more output columns.
@@ -121,6 +150,12 @@ impl Planner<'_> {
             )));
         };
         let name = call.name.name.as_str();
+        if UNSUPPORTED_AGGREGATES.contains(&name) {
+            return Err(EngineError::not_supported(Diagnostic::new(
+                format!("aggregate `{name}` is not supported yet"),
+                call.name.span,
+            )));
+        }
         if !is_aggregate(name) {
             return Err(EngineError::semantic(Diagnostic::new(
                 format!("`{name}` is not an aggregate function"),

@@ -418,7 +418,7 @@ struct TruncatedChunk {
 /// Finds the chunk that a truncated file ends in, when its header is still
 /// readable, so that the records lost past the end can be counted.
 fn truncated_chunk_range(input: &mut ZeroPaddedFile) -> io::Result<Option<TruncatedChunk>> {
-    if input.len <= FILE_HEADER_SIZE || (input.len - FILE_HEADER_SIZE) % CHUNK_SIZE == 0 {
+    if input.len <= FILE_HEADER_SIZE || (input.len - FILE_HEADER_SIZE).is_multiple_of(CHUNK_SIZE) {
         return Ok(None);
     }
     let index = (input.len - FILE_HEADER_SIZE) / CHUNK_SIZE;
