@@ -1,0 +1,53 @@
+//! `homesoc-bench`: benchmark tools for homesoc.
+//!
+//! - `generate` writes a synthetic `SecurityEvent` table through
+//!   `store::Workspace` imports, the same path EVTX imports take.
+//! - `queries` times KQL queries over a workspace by running the `homesoc
+//!   query` binary, because the catalog that maps Delta tables to KQL
+//!   relations lives in the `homesoc` binary crate and is not a library.
+//!
+//! docs/benchmarks.md records the commands and the results.
+
+mod generate;
+mod queries;
+mod rows;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(name = "homesoc-bench", about = "Benchmark tools for homesoc")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Write a synthetic SecurityEvent table into an empty workspace.
+    Generate(generate::GenerateArgs),
+    /// Time the benchmark queries over a workspace with `homesoc query`.
+    Queries(queries::QueriesArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    // HOMESOC_LOG=info shows the store's log lines, as for `homesoc`.
+    let filter = std::env::var("HOMESOC_LOG").unwrap_or_else(|_| "warn".to_string());
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+        .with_writer(std::io::stderr)
+        .init();
+    let result = match cli.command {
+        Command::Generate(args) => generate::run(args),
+        Command::Queries(args) => queries::run(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
