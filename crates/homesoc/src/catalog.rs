@@ -14,6 +14,7 @@ use anyhow::Context as _;
 use arrow::datatypes::{DataType, Field, Schema};
 use datafusion::common::DFSchema;
 use datafusion::datasource::provider_as_source;
+use datafusion::functions::core::expr_fn::coalesce;
 use datafusion::logical_expr::{EmptyRelation, Expr, LogicalPlan, LogicalPlanBuilder, cast, lit};
 use engine::plan::physical_type;
 use engine::{Catalog, Column, Relation, StaticCatalog};
@@ -105,6 +106,10 @@ async fn table_relation(
                 match c.ty {
                     KqlType::Datetime => {
                         cast(cast(column(c.name), DataType::Int64), DataType::Int64) * lit(10i64)
+                    }
+                    // Empty strings are stored as null; KQL strings are never null.
+                    KqlType::String => {
+                        coalesce(vec![cast(column(c.name), DataType::Utf8), lit("")])
                     }
                     ty => cast(column(c.name), physical_type(ty)),
                 }

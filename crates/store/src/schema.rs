@@ -49,7 +49,8 @@ impl TableDef {
     }
 }
 
-/// Returns the Arrow type a KQL column is stored as in Delta.
+/// Returns the Arrow type a KQL column is stored as in Delta. An empty
+/// `string` value is stored as null.
 ///
 /// `dynamic` is stored as JSON text and `guid` as its 8-4-4-4-12 text, since
 /// Delta has no such types. `decimal` is stored as text too, which keeps

@@ -8,6 +8,9 @@ use deltalake::DeltaTable;
 use deltalake::kernel::engine::arrow_conversion::TryIntoKernel as _;
 use deltalake::kernel::transaction::{CommitBuilder, CommitProperties};
 use deltalake::kernel::{Action, Add, StructType, Transaction};
+use deltalake::parquet::basic::Compression;
+use deltalake::parquet::file::properties::{EnabledStatistics, WriterProperties};
+use deltalake::parquet::schema::types::ColumnPath;
 use deltalake::protocol::{DeltaOperation, SaveMode};
 use deltalake::writer::{DeltaWriter, RecordBatchWriter};
 use tracing::{debug, info};
@@ -28,6 +31,31 @@ fn import_app_id(import_id: &str) -> String {
 /// out as Parquet files. The files stay invisible until the commit, so this
 /// bounds memory without breaking the all-or-nothing import.
 const FLUSH_BYTES: usize = 64 * 1024 * 1024;
+
+/// Columns that hold whole XML documents: min/max statistics and
+/// dictionaries over them cost most of the Parquet encoding time and never
+/// prune a query, so they are written without either.
+const DOCUMENT_COLUMNS: &[&str] = &[
+    "EventData",
+    "ParameterXml",
+    "RenderedDescription",
+    "Message",
+];
+
+/// Parquet settings for imported rows: Snappy compression, statistics per
+/// column chunk (enough for file and row-group pruning) instead of per page.
+fn writer_properties() -> WriterProperties {
+    let mut builder = WriterProperties::builder()
+        .set_compression(Compression::SNAPPY)
+        .set_statistics_enabled(EnabledStatistics::Chunk);
+    for column in DOCUMENT_COLUMNS {
+        let path = ColumnPath::from(*column);
+        builder = builder
+            .set_column_statistics_enabled(path.clone(), EnabledStatistics::None)
+            .set_column_dictionary_enabled(path, false);
+    }
+    builder.build()
+}
 
 /// An opened workspace folder.
 #[derive(Debug, Clone)]
@@ -268,7 +296,8 @@ impl Import {
         if !self.writers.contains_key(table.name) {
             let delta = self.workspace.ensure_table(table).await?;
             let writer = RecordBatchWriter::for_table(&delta)
-                .map_err(|source| StoreError::delta(table.name, source))?;
+                .map_err(|source| StoreError::delta(table.name, source))?
+                .with_writer_properties(writer_properties());
             self.writers.insert(
                 table.name,
                 TableImport {

@@ -31,11 +31,15 @@ pub fn read_all(path: &Path) -> (EvtxFileStats, Vec<TableBatch>) {
 }
 
 /// Returns a cell as text, `None` when null. Integers print in decimal.
+/// A null text column reads as `""`, as KQL shows it: the store writes
+/// empty strings as null.
 pub fn cell(batch: &RecordBatch, column: &str, row: usize) -> Option<String> {
     let array = batch
         .column_by_name(column)
         .unwrap_or_else(|| panic!("no column {column}"));
-    if array.is_null(row) {
+    if array.is_null(row) && array.data_type() == &arrow::datatypes::DataType::Utf8 {
+        Some(String::new())
+    } else if array.is_null(row) {
         None
     } else {
         Some(array_value_to_string(array, row).expect("printable cell"))
