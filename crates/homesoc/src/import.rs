@@ -94,15 +94,8 @@ pub async fn run(data_dir: &Path, source: ImportSource) -> anyhow::Result<ExitCo
                 tracing::info!(file = %file.display(), records, failed, "imported file");
             }
             FileOutcome::Skipped => {
-                let message = format!(
-                    "skipped {}: already imported (same content)",
-                    file.display()
-                );
-                if progress.is_hidden() && !json_output {
-                    eprintln!("{message}");
-                } else {
-                    progress.println(message);
-                }
+                // The summary counts skipped files; each is named at info level.
+                tracing::info!(file = %file.display(), "skipped file: already imported (same content)");
             }
             FileOutcome::Failed(reason) => {
                 let message = format!("failed {}: {reason}", file.display());

@@ -61,6 +61,10 @@ fn writer_properties() -> WriterProperties {
 #[derive(Debug, Clone)]
 pub struct Workspace {
     root: PathBuf,
+    /// Tables opened before, brought up to date on each open. Loading a
+    /// Delta log from scratch costs time in proportion to its files, so an
+    /// import of many files reopens each table incrementally instead.
+    opened: std::sync::Arc<tokio::sync::Mutex<BTreeMap<String, DeltaTable>>>,
 }
 
 /// Row count and time range of one table.
@@ -84,7 +88,10 @@ impl Workspace {
             path: root.to_path_buf(),
             source,
         })?;
-        Ok(Workspace { root })
+        Ok(Workspace {
+            root,
+            opened: Default::default(),
+        })
     }
 
     /// Opens the workspace at `root` for reading without creating anything.
@@ -109,7 +116,10 @@ impl Workspace {
                 source,
             })?
         };
-        Ok(Workspace { root })
+        Ok(Workspace {
+            root,
+            opened: Default::default(),
+        })
     }
 
     /// Returns true when the workspace folder exists.
@@ -161,10 +171,19 @@ impl Workspace {
         if !log.is_dir() {
             return Ok(None);
         }
+        let mut opened = self.opened.lock().await;
+        if let Some(delta) = opened.get_mut(table) {
+            delta
+                .update_incremental(None)
+                .await
+                .map_err(|source| StoreError::delta(table, source))?;
+            return Ok(Some(delta.clone()));
+        }
         let url = self.table_url(table)?;
         let delta = deltalake::open_table(url)
             .await
             .map_err(|source| StoreError::delta(table, source))?;
+        opened.insert(table.to_string(), delta.clone());
         Ok(Some(delta))
     }
 
