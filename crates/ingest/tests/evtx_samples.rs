@@ -24,35 +24,6 @@ use common::{corpus_dir, read_all, row_map};
 /// A row as its table name and its cells by column name.
 type TableRow = (String, HashMap<String, String>);
 
-/// SecurityEvent columns that come from System fields or are derived, so
-/// an event data field of the same name does not fill them.
-const RESERVED: &[&str] = &[
-    "Account",
-    "AccountType",
-    "Activity",
-    "AzureDeploymentID",
-    "Channel",
-    "Computer",
-    "EventData",
-    "EventID",
-    "EventSourceName",
-    "Level",
-    "LogonTypeName",
-    "ManagementGroupName",
-    "Process",
-    "SourceComputerId",
-    "SourceSystem",
-    "SubjectAccount",
-    "TargetAccount",
-    "Task",
-    "TimeGenerated",
-    "Type",
-    "_BilledSize",
-    "_IsBillable",
-    "_ResourceId",
-    "_SubscriptionId",
-];
-
 /// Reads the name/value pairs of an `EventData` or `UserData` XML text,
 /// independently of the product's parser: `Data` elements by `Name` (or
 /// `#DataN` for the Nth unnamed one, from 0), other leaves by element name.
@@ -152,7 +123,7 @@ fn samples_match_rows() {
         .columns
         .iter()
         .map(|c| c.name)
-        .filter(|n| !RESERVED.contains(n))
+        .filter(|n| !ingest::evtx::RESERVED_COLUMNS.contains(n))
         .collect();
 
     let mut files: HashMap<String, Vec<TableRow>> = HashMap::new();

@@ -22,7 +22,7 @@ use super::record::EventRecord;
 
 /// Columns that event data never fills, because they come from `System`,
 /// are derived, or describe the collecting agent.
-const RESERVED_COLUMNS: &[&str] = &[
+pub const RESERVED_COLUMNS: &[&str] = &[
     "Account",
     "AccountType",
     "Activity",
