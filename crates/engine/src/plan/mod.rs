@@ -8,6 +8,7 @@
 
 mod expr;
 mod functions;
+mod join;
 mod summarize;
 mod tabular;
 

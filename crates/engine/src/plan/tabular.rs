@@ -489,6 +489,8 @@ impl Planner<'_> {
                 union_relations(legs, union, operator.span)
             }
             OperatorKind::Render(_) | OperatorKind::As(_) => Ok(input),
+            OperatorKind::Join(join) => self.plan_join(input, join, false),
+            OperatorKind::Lookup(join) => self.plan_join(input, join, true),
             OperatorKind::Invoke(call) => match self.lookup(&call.name.name) {
                 Some(Binding::Function(function)) => {
                     self.plan_function_call(call, &function, Some(input))
