@@ -32,7 +32,7 @@ pub use plan::{Column, Relation};
 pub struct QueryOptions {
     /// The instant `now()` and `ago()` use, in ticks since the Unix epoch.
     pub now_ticks: i64,
-    /// The longest a query may run before it is cancelled.
+    /// The maximum time a query may run before it is cancelled.
     pub timeout: Duration,
 }
 

@@ -104,9 +104,7 @@ async fn table_relation(
                 column(TIME_TICKS_COLUMN)
             } else {
                 match c.ty {
-                    KqlType::Datetime => {
-                        cast(cast(column(c.name), DataType::Int64), DataType::Int64) * lit(10i64)
-                    }
+                    KqlType::Datetime => cast(column(c.name), DataType::Int64) * lit(10i64),
                     // Empty strings are stored as null; KQL strings are never null.
                     KqlType::String => {
                         coalesce(vec![cast(column(c.name), DataType::Utf8), lit("")])

@@ -37,7 +37,7 @@ pub enum ImportSource {
     },
 }
 
-/// What happened to one file.
+/// The outcome of importing one file.
 #[derive(Debug)]
 enum FileOutcome {
     Imported {

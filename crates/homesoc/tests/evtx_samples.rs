@@ -10,28 +10,6 @@ use serde_json::Value;
 
 use common::{QueryResult, cell_text, corpus_json, imported_corpus, kql_string, query, samples};
 
-/// `SecurityEvent` columns that the import fills from `System` or derives
-/// from several fields, so an event data field of the same name does not
-/// set them.
-const NOT_FROM_EVENT_DATA: &[&str] = &[
-    "Account",
-    "AccountType",
-    "Activity",
-    "Channel",
-    "Computer",
-    "EventData",
-    "EventID",
-    "EventSourceName",
-    "Level",
-    "LogonTypeName",
-    "Process",
-    "SubjectAccount",
-    "TargetAccount",
-    "Task",
-    "TimeGenerated",
-    "Type",
-];
-
 /// Column names of `SecurityEvent` in the Azure Monitor reference schema.
 fn security_event_columns() -> BTreeSet<String> {
     let schema_path = concat!(
@@ -217,7 +195,10 @@ fn row_differences(
         let Some(value) = value else {
             continue;
         };
-        if security && columns.contains(name) && !NOT_FROM_EVENT_DATA.contains(&name.as_str()) {
+        if security
+            && columns.contains(name)
+            && !ingest::evtx::RESERVED_COLUMNS.contains(&name.as_str())
+        {
             compare(&mut differences, name, cell(name), value);
         }
         if !value.is_empty()

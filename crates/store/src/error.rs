@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-/// What went wrong while reading or writing the workspace.
+/// An error while reading or writing the workspace.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// A file system operation on the workspace failed.

@@ -19,7 +19,7 @@ use crate::functions::{self as f, datetime as dt, utf8};
 use crate::time::TICKS_PER_DAY;
 use crate::udf;
 
-/// Names of the scalar functions this engine knows, for suggestions.
+/// Names of the scalar functions this engine implements, for suggestions.
 pub(crate) const SCALAR_FUNCTIONS: &[&str] = &[
     "ago",
     "now",
@@ -355,8 +355,8 @@ impl Planner<'_> {
                 let text = f::to_string(args.remove(0));
                 let extracted = extract(pattern, group, text);
                 match args.pop() {
-                    Some(type_arg) => {
-                        let ty = typeof_argument(&type_arg, call)?;
+                    Some(_) => {
+                        let ty = typeof_argument(call)?;
                         Typed::new(coerce_to(Typed::new(extracted, KqlType::String), ty), ty)
                     }
                     None => Typed::new(extracted, KqlType::String),
@@ -616,8 +616,7 @@ pub(crate) fn constant_string(expr: &ast::Expr) -> Option<String> {
 }
 
 /// Reads the type from `typeof(long)` passed as the last `extract` argument.
-fn typeof_argument(arg: &Typed, call: &ast::Call) -> Result<KqlType, EngineError> {
-    let _ = arg;
+fn typeof_argument(call: &ast::Call) -> Result<KqlType, EngineError> {
     let last = &call.args[call.args.len() - 1].value;
     if let ExprKind::Call(inner) = &last.kind
         && inner.name.name == "typeof"

@@ -12,7 +12,9 @@ use kql::ast::{self, JoinCondition};
 use kql::{Diagnostic, KqlType};
 
 use super::summarize::unique_name;
-use super::{Column, Planner, Relation, column_expr, physical_type, unknown_name};
+use super::{
+    Column, Planner, Relation, column_expr, column_exprs, physical_type, project, unknown_name,
+};
 use crate::error::EngineError;
 
 /// The join kinds and how each maps onto DataFusion.
@@ -192,11 +194,7 @@ impl Planner<'_> {
                 expr.alias(&c.name)
             })
             .collect();
-        let plan = LogicalPlanBuilder::from(plan)
-            .project(exprs)
-            .and_then(|b| b.build())
-            .map_err(EngineError::plan)?;
-        Ok(Relation { plan, columns })
+        project(plan, exprs, columns)
     }
 }
 
@@ -222,17 +220,5 @@ fn first_row_per_key(left: Relation, keys: &[(Column, Column)]) -> Result<Relati
         .aggregate(group, aggregates)
         .and_then(|b| b.build())
         .map_err(EngineError::plan)?;
-    let projection: Vec<Expr> = left
-        .columns
-        .iter()
-        .map(|c| column_expr(&c.name).alias(&c.name))
-        .collect();
-    let plan = LogicalPlanBuilder::from(plan)
-        .project(projection)
-        .and_then(|b| b.build())
-        .map_err(EngineError::plan)?;
-    Ok(Relation {
-        plan,
-        columns: left.columns,
-    })
+    project(plan, column_exprs(&left.columns), left.columns)
 }

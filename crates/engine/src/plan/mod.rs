@@ -59,7 +59,7 @@ impl Typed {
 /// Returns the Arrow type the engine uses for values of a KQL type.
 ///
 /// datetime and timespan are `Int64` ticks (see [`crate::time`]); guid and
-/// dynamic are `Utf8` (dynamic holds JSON text).
+/// dynamic are `Utf8` (dynamic contains JSON text).
 /// NOTE: decimal is computed as `Float64` for now, so it keeps about 15
 /// significant digits instead of 28.
 pub fn physical_type(ty: KqlType) -> DataType {
@@ -77,7 +77,33 @@ pub(crate) fn column_expr(name: &str) -> Expr {
     Expr::Column(DfColumn::new_unqualified(name))
 }
 
-/// What a `let` name stands for.
+/// Returns the expressions that select `columns` by name, unchanged.
+pub(crate) fn column_exprs(columns: &[Column]) -> Vec<Expr> {
+    columns
+        .iter()
+        .map(|c| column_expr(&c.name).alias(&c.name))
+        .collect()
+}
+
+/// Projects `plan` to `exprs`, whose output columns are `columns`.
+pub(crate) fn project(
+    plan: LogicalPlan,
+    exprs: Vec<Expr>,
+    columns: Vec<Column>,
+) -> Result<Relation, EngineError> {
+    let plan = datafusion::logical_expr::LogicalPlanBuilder::from(plan)
+        .project(exprs)
+        .and_then(|b| b.build())
+        .map_err(EngineError::plan)?;
+    Ok(Relation { plan, columns })
+}
+
+/// Keeps `columns` of `input`, in the given order.
+pub(crate) fn select(input: Relation, columns: Vec<Column>) -> Result<Relation, EngineError> {
+    project(input.plan, column_exprs(&columns), columns)
+}
+
+/// The value a `let` name is bound to.
 #[derive(Debug, Clone)]
 enum Binding {
     Scalar(ast::Expr),

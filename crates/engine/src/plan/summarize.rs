@@ -11,7 +11,7 @@ use kql::ast::{self, ExprKind};
 use kql::{Diagnostic, KqlType};
 
 use super::expr::to_bool;
-use super::{Column, Planner, Relation, Typed, column_expr, physical_type};
+use super::{Column, Planner, Relation, Typed, column_expr, column_exprs, physical_type, project};
 use crate::error::EngineError;
 use crate::udf;
 use crate::value;
@@ -123,18 +123,9 @@ impl Planner<'_> {
             .and_then(|b| b.build())
             .map_err(EngineError::plan)?;
 
-        // Aggregates of empty input without `by` still return one row;
-        // DataFusion gives null for count-like aggregates there only when
-        // they are not count, so coalesce the KQL zero-default ones.
-        let projection: Vec<Expr> = columns
-            .iter()
-            .map(|c| column_expr(&c.name).alias(&c.name))
-            .collect();
-        let plan = LogicalPlanBuilder::from(plan)
-            .project(projection)
-            .and_then(|b| b.build())
-            .map_err(EngineError::plan)?;
-        Ok(Relation { plan, columns })
+        // NOTE: over empty input without `by`, `countif` and `sum` return
+        // null here where Kusto returns 0.
+        project(plan, column_exprs(&columns), columns)
     }
 
     fn plan_aggregate(
@@ -268,7 +259,7 @@ impl Planner<'_> {
                 }
                 // NOTE: make_set collects every value and removes duplicates
                 // afterwards, which keeps the first-seen order as Kusto does
-                // but holds all values of a group in memory.
+                // but keeps all values of a group in memory.
                 let aggregate = agg::array_agg(expr);
                 Ok(single(
                     list_to_json(aggregate, value.ty, is_set),

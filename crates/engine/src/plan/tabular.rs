@@ -10,7 +10,9 @@ use kql::{Diagnostic, KqlType, Span};
 
 use super::expr::{coerce_to, to_bool};
 use super::summarize::unique_name;
-use super::{Binding, Column, Planner, Relation, column_expr, physical_type, unknown_name};
+use super::{
+    Binding, Column, Planner, Relation, column_expr, physical_type, project, select, unknown_name,
+};
 use crate::error::EngineError;
 
 /// The largest `range` the engine builds in memory.
@@ -225,17 +227,12 @@ impl Planner<'_> {
             let schema =
                 datafusion::common::DFSchema::try_from(arrow::datatypes::Schema::new(fields))
                     .map_err(EngineError::plan)?;
-            LogicalPlanBuilder::empty(false)
-                .build()
-                .map(|_| {
-                    datafusion::logical_expr::LogicalPlan::EmptyRelation(
-                        datafusion::logical_expr::EmptyRelation {
-                            produce_one_row: false,
-                            schema: std::sync::Arc::new(schema),
-                        },
-                    )
-                })
-                .map_err(EngineError::plan)?
+            datafusion::logical_expr::LogicalPlan::EmptyRelation(
+                datafusion::logical_expr::EmptyRelation {
+                    produce_one_row: false,
+                    schema: std::sync::Arc::new(schema),
+                },
+            )
         } else {
             LogicalPlanBuilder::values(rows)
                 .and_then(|b| b.build())
@@ -561,8 +558,8 @@ impl Planner<'_> {
             .map(|c| column_expr(&c.name).alias(&c.name))
             .collect();
         let mut unnamed = 1;
-        // Each item sees the columns of the input; KQL also lets later items
-        // use earlier ones, which is handled by planning them one at a time.
+        // KQL lets later items use columns that earlier items define, so the
+        // items are planned one at a time, each over the previous result.
         let mut current = input;
         for item in items {
             let typed = self.plan_expr(&item.expr, &current)?;
@@ -723,26 +720,6 @@ fn operator_name(kind: &OperatorKind) -> &'static str {
         OperatorKind::Sample(_) => "sample",
         _ => "this operator",
     }
-}
-
-fn project(
-    plan: datafusion::logical_expr::LogicalPlan,
-    exprs: Vec<Expr>,
-    columns: Vec<Column>,
-) -> Result<Relation, EngineError> {
-    let plan = LogicalPlanBuilder::from(plan)
-        .project(exprs)
-        .and_then(|b| b.build())
-        .map_err(EngineError::plan)?;
-    Ok(Relation { plan, columns })
-}
-
-fn select(input: Relation, columns: Vec<Column>) -> Result<Relation, EngineError> {
-    let exprs = columns
-        .iter()
-        .map(|c| column_expr(&c.name).alias(&c.name))
-        .collect();
-    project(input.plan, exprs, columns)
 }
 
 /// Matches a name against a pattern where `*` stands for any text.

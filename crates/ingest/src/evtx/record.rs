@@ -401,11 +401,7 @@ mod tests {
         assert_eq!(record.computer, "PC01.example.corp");
         assert_eq!(record.user_id, "");
 
-        let pairs: Vec<(Option<&str>, &str)> = record
-            .data
-            .iter()
-            .map(|p| (p.name.as_deref(), p.value.as_str()))
-            .collect();
+        let pairs = name_value_pairs(&record);
         assert_eq!(
             pairs,
             vec![
@@ -430,6 +426,14 @@ mod tests {
         );
     }
 
+    fn name_value_pairs(record: &EventRecord) -> Vec<(Option<&str>, &str)> {
+        record
+            .data
+            .iter()
+            .map(|p| (p.name.as_deref(), p.value.as_str()))
+            .collect()
+    }
+
     #[test]
     fn parses_user_data_leaves() {
         let xml = concat!(
@@ -441,11 +445,7 @@ mod tests {
             r#"<BackupPath/></LogFileCleared></UserData></Event>"#
         );
         let record = parse_record_xml(xml).unwrap();
-        let pairs: Vec<(Option<&str>, &str)> = record
-            .data
-            .iter()
-            .map(|p| (p.name.as_deref(), p.value.as_str()))
-            .collect();
+        let pairs = name_value_pairs(&record);
         assert_eq!(
             pairs,
             vec![
