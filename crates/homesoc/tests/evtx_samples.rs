@@ -12,12 +12,10 @@ use common::{QueryResult, cell_text, corpus_json, imported_corpus, kql_string, q
 
 /// Column names of `SecurityEvent` in the Azure Monitor reference schema.
 fn security_event_columns() -> BTreeSet<String> {
-    let schema_path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/corpus/sentinel/schemas/tables/SecurityEvent.json"
-    );
-    let text = std::fs::read_to_string(schema_path)
-        .unwrap_or_else(|e| panic!("cannot read {schema_path}: {e}"));
+    let schema_path = common::manifest_dir()
+        .join("../../../shared/corpus/sentinel/schemas/tables/SecurityEvent.json");
+    let text = std::fs::read_to_string(&schema_path)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", schema_path.display()));
     let schema: Value = serde_json::from_str(&text).expect("SecurityEvent.json is not JSON");
     schema["columns"]
         .as_array()

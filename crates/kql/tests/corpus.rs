@@ -3,15 +3,20 @@
 //! when fewer parse than the committed minimum.
 
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// Root of the shared corpora, a sibling of the repository root.
 fn corpus_root() -> PathBuf {
-    Path::new(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/corpus"
-    ))
-    .to_path_buf()
+    manifest_dir().join("../../../shared/corpus")
+}
+
+/// The crate folder, read when the test runs: Cargo can reuse a test binary
+/// built in another checkout that shares the build cache, and a path fixed
+/// at compile time would then point into that checkout.
+fn manifest_dir() -> std::path::PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into())
+        .into()
 }
 
 /// Minimum number of conformance queries that must parse.

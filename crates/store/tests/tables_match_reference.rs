@@ -8,10 +8,16 @@ use store::schema::TableDef;
 use store::tables::{ALL_TABLES, EVENT, SECURITY_EVENT, WINDOWS_EVENT, table_by_name};
 
 fn reference_dir() -> PathBuf {
-    PathBuf::from(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/corpus/sentinel/schemas/tables"
-    ))
+    manifest_dir().join("../../../shared/corpus/sentinel/schemas/tables")
+}
+
+/// The crate folder, read when the test runs: Cargo can reuse a test binary
+/// built in another checkout that shares the build cache, and a path fixed
+/// at compile time would then point into that checkout.
+fn manifest_dir() -> std::path::PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into())
+        .into()
 }
 
 /// Lists every difference between `table` and the reference JSON file of

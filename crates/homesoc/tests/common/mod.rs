@@ -12,11 +12,18 @@ use std::sync::OnceLock;
 use serde_json::Value;
 use tempfile::TempDir;
 
-/// The shared EVTX corpus, which sits beside the repository.
-pub const CORPUS_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/corpus/evtx");
+/// The crate folder, read when the test runs: Cargo can reuse a test binary
+/// built in another checkout that shares the build cache, and a path fixed
+/// at compile time would then point into that checkout.
+pub fn manifest_dir() -> PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into())
+        .into()
+}
 
+/// The shared EVTX corpus, which sits beside the repository.
 pub fn corpus_dir() -> PathBuf {
-    PathBuf::from(CORPUS_DIR)
+    manifest_dir().join("../../../shared/corpus/evtx")
 }
 
 /// Runs `homesoc --data-dir DATA_DIR ARGS...` and returns its output.

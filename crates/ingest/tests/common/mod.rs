@@ -11,10 +11,16 @@ use ingest::evtx::{EvtxFileStats, EvtxReader, TableBatch};
 
 /// Returns the EVTX corpus folder, next to the repository.
 pub fn corpus_dir() -> PathBuf {
-    PathBuf::from(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/corpus/evtx"
-    ))
+    manifest_dir().join("../../../shared/corpus/evtx")
+}
+
+/// The crate folder, read when the test runs: Cargo can reuse a test binary
+/// built in another checkout that shares the build cache, and a path fixed
+/// at compile time would then point into that checkout.
+pub fn manifest_dir() -> PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into())
+        .into()
 }
 
 /// Reads a file and keeps every batch.
