@@ -146,7 +146,7 @@ async fn write_table(args: GenerateArgs, start_ticks: i64) -> anyhow::Result<()>
                 let current = import.get_or_insert_with(|| {
                     workspace.begin_import(&import_id(seed, import_index), "homesoc-bench generate")
                 });
-                current.write(&SECURITY_EVENT, batch).await?;
+                tokio::task::block_in_place(|| current.write(&SECURITY_EVENT, batch))?;
             }
             Message::EndOfImport(index) => {
                 if let Some(finished) = import.take() {

@@ -15,9 +15,9 @@ use std::time::Instant;
 use anyhow::{Context as _, bail};
 use clap::Subcommand;
 use indicatif::{ProgressBar, ProgressStyle};
-use ingest::evtx::{EvtxReader, TableBatch};
+use ingest::evtx::{EvtxFileStats, EvtxReader, TableBatch};
 use serde_json::json;
-use store::Workspace;
+use store::{Import, Workspace};
 
 /// Failures listed per file in the summary; all are counted.
 const MAX_REPORTED_FAILURES: usize = 20;
@@ -185,29 +185,12 @@ async fn try_import_file(workspace: &Workspace, file: &Path) -> anyhow::Result<F
 
     let ingest_ticks = engine::time::ticks_from_datetime(chrono::Utc::now());
     let reader = EvtxReader::new(&import_id, ingest_ticks);
-    let (sender, mut receiver) = tokio::sync::mpsc::channel::<TableBatch>(4);
+    let import = workspace.begin_import(&import_id, &file.display().to_string());
     let path = file.to_path_buf();
-    let reading = tokio::task::spawn_blocking(move || {
-        reader.read(&path, |batch| {
-            sender
-                .blocking_send(batch)
-                .map_err(|_| std::io::Error::other("the store stopped accepting rows"))
-        })
-    });
-
-    let mut import = workspace.begin_import(&import_id, &file.display().to_string());
-    let mut write_error = None;
-    while let Some(batch) = receiver.recv().await {
-        if let Err(err) = import.write(batch.table, batch.batch).await {
-            write_error = Some(err);
-            break;
-        }
-    }
-    drop(receiver);
-    let read_result = reading.await?;
-    if let Some(err) = write_error {
-        return Err(err.into());
-    }
+    let (written, read_result) =
+        tokio::task::spawn_blocking(move || read_and_write(&reader, &path, import)).await?;
+    // A write error stops the reader too; it is the cause to report.
+    let import = written?;
     let stats = read_result?;
     import.commit().await?;
 
@@ -225,6 +208,40 @@ async fn try_import_file(workspace: &Workspace, file: &Path) -> anyhow::Result<F
             .take(MAX_REPORTED_FAILURES)
             .map(|f| json!({"chunk": f.chunk, "record": f.record_id, "reason": f.reason}))
             .collect(),
+    })
+}
+
+/// Reads an EVTX file on this thread and encodes its rows on a second one,
+/// joined by a bounded channel, so that parsing and Parquet encoding each
+/// keep a core busy and memory stays bounded. Returns the import, ready to
+/// commit, and the reader's outcome.
+fn read_and_write(
+    reader: &EvtxReader,
+    path: &Path,
+    mut import: Import,
+) -> (
+    Result<Import, store::StoreError>,
+    Result<EvtxFileStats, ingest::evtx::EvtxError>,
+) {
+    let (sender, receiver) = std::sync::mpsc::sync_channel::<TableBatch>(4);
+    std::thread::scope(|scope| {
+        let writer = scope.spawn(move || {
+            for batch in receiver {
+                import.write(batch.table, batch.batch)?;
+            }
+            import.finish_files()?;
+            Ok(import)
+        });
+        let read_result = reader.read(path, |batch| {
+            sender
+                .send(batch)
+                .map_err(|_| std::io::Error::other("the store stopped accepting rows"))
+        });
+        drop(sender);
+        let written = writer
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (written, read_result)
     })
 }
 

@@ -20,6 +20,9 @@ pub enum StoreError {
     /// The workspace path cannot be turned into a file URL.
     #[error("invalid workspace path {path}: use an absolute path to a local folder")]
     InvalidPath { path: PathBuf },
+    /// A batch handed to the store does not have the table's storage layout.
+    #[error("rows for table {table} do not match its storage layout: {reason}")]
+    InvalidBatch { table: String, reason: String },
     /// A Delta Lake operation on one table failed.
     #[error("Delta table {table}: {source}")]
     Delta {

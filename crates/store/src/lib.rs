@@ -7,6 +7,7 @@
 
 pub mod builder;
 pub mod error;
+pub mod files;
 pub mod schema;
 pub mod tables;
 pub mod workspace;

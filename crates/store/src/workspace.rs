@@ -8,15 +8,12 @@ use deltalake::DeltaTable;
 use deltalake::kernel::engine::arrow_conversion::TryIntoKernel as _;
 use deltalake::kernel::transaction::{CommitBuilder, CommitProperties};
 use deltalake::kernel::{Action, Add, StructType, Transaction};
-use deltalake::parquet::basic::Compression;
-use deltalake::parquet::file::properties::{EnabledStatistics, WriterProperties};
-use deltalake::parquet::schema::types::ColumnPath;
 use deltalake::protocol::{DeltaOperation, SaveMode};
-use deltalake::writer::{DeltaWriter, RecordBatchWriter};
-use tracing::{debug, info};
+use tracing::info;
 use url::Url;
 
 use crate::error::StoreError;
+use crate::files::TableFiles;
 use crate::schema::{DATE_COLUMN, TableDef, storage_schema};
 use crate::tables::ALL_TABLES;
 
@@ -27,35 +24,9 @@ fn import_app_id(import_id: &str) -> String {
     format!("homesoc-import-{import_id}")
 }
 
-/// Buffered bytes of one table's writer after which its rows are written
-/// out as Parquet files. The files stay invisible until the commit, so this
-/// bounds memory without breaking the all-or-nothing import.
-const FLUSH_BYTES: usize = 64 * 1024 * 1024;
-
-/// Columns that hold whole XML documents: min/max statistics and
-/// dictionaries over them cost most of the Parquet encoding time and never
-/// prune a query, so they are written without either.
-const DOCUMENT_COLUMNS: &[&str] = &[
-    "EventData",
-    "ParameterXml",
-    "RenderedDescription",
-    "Message",
-];
-
-/// Parquet settings for imported rows: Snappy compression, statistics per
-/// column chunk (enough for file and row-group pruning) instead of per page.
-fn writer_properties() -> WriterProperties {
-    let mut builder = WriterProperties::builder()
-        .set_compression(Compression::SNAPPY)
-        .set_statistics_enabled(EnabledStatistics::Chunk);
-    for column in DOCUMENT_COLUMNS {
-        let path = ColumnPath::from(*column);
-        builder = builder
-            .set_column_statistics_enabled(path.clone(), EnabledStatistics::None)
-            .set_column_dictionary_enabled(path, false);
-    }
-    builder.build()
-}
+/// The workspace's folder for an import's temporary files. Only an import
+/// holding the write lock uses it, so taking the lock clears it.
+const TMP_FOLDER: &str = "tmp";
 
 /// An opened workspace folder.
 #[derive(Debug, Clone)]
@@ -144,7 +115,17 @@ impl Workspace {
                 source,
             })?;
         match file.try_lock() {
-            Ok(()) => Ok(WriteLock { _file: file }),
+            Ok(()) => {
+                // Left behind by an import that did not finish.
+                let tmp = self.root.join(TMP_FOLDER);
+                if tmp.exists() {
+                    std::fs::remove_dir_all(&tmp).map_err(|source| StoreError::Io {
+                        path: tmp.clone(),
+                        source,
+                    })?;
+                }
+                Ok(WriteLock { _file: file })
+            }
             Err(std::fs::TryLockError::WouldBlock) => Err(StoreError::Locked { path }),
             Err(std::fs::TryLockError::Error(source)) => Err(StoreError::Io { path, source }),
         }
@@ -272,7 +253,12 @@ impl Workspace {
             workspace: self.clone(),
             import_id: import_id.to_string(),
             source: source.to_string(),
-            writers: BTreeMap::new(),
+            spool_folder: self
+                .root
+                .join(TMP_FOLDER)
+                .join(format!("import-{}", uuid::Uuid::new_v4())),
+            files: BTreeMap::new(),
+            finished: Vec::new(),
         }
     }
 }
@@ -283,119 +269,134 @@ pub struct WriteLock {
     _file: std::fs::File,
 }
 
-/// One table's part of an import: the writer and the files it has written.
-struct TableImport {
-    table: DeltaTable,
-    writer: RecordBatchWriter,
-    adds: Vec<Add>,
-}
-
 /// Rows of one source (an EVTX file) on their way into the workspace.
 ///
-/// Batches are written to Parquet files as they come, so memory stays
-/// bounded, but no file is referenced from a Delta log until [`commit`]:
-/// until then readers see none of the rows. Dropping an import without
-/// committing leaves unreferenced files that `vacuum` removes.
+/// Batches are encoded into Parquet files as they come, on the thread that
+/// calls [`write`], so memory stays bounded. No file is referenced from a
+/// Delta log until [`commit`], so until then readers see none of the rows.
+/// Dropping an import without committing deletes the files it wrote.
 ///
+/// [`write`]: Import::write
 /// [`commit`]: Import::commit
 pub struct Import {
     workspace: Workspace,
     import_id: String,
     source: String,
-    writers: BTreeMap<&'static str, TableImport>,
+    /// Where this import spools rows that arrive out of day order.
+    spool_folder: PathBuf,
+    files: BTreeMap<&'static str, (&'static TableDef, TableFiles)>,
+    /// Tables whose files are closed, with their `add` actions, in name
+    /// order, until committed.
+    finished: Vec<(&'static TableDef, Vec<Add>)>,
 }
 
 impl Import {
-    /// Adds a batch in the table's storage schema.
-    pub async fn write(
+    /// Adds a batch in the table's storage schema. Blocks while the batch is
+    /// encoded and written, so call it off the async runtime's threads.
+    pub fn write(
         &mut self,
         table: &'static TableDef,
         batch: RecordBatch,
     ) -> Result<(), StoreError> {
-        if !self.writers.contains_key(table.name) {
-            let delta = self.workspace.ensure_table(table).await?;
-            let writer = RecordBatchWriter::for_table(&delta)
-                .map_err(|source| StoreError::delta(table.name, source))?
-                .with_writer_properties(writer_properties());
-            self.writers.insert(
-                table.name,
-                TableImport {
-                    table: delta,
-                    writer,
-                    adds: Vec::new(),
-                },
-            );
-        }
-        let entry = self
-            .writers
-            .get_mut(table.name)
-            .expect("writer inserted above");
-        entry
-            .writer
-            .write(batch)
-            .await
-            .map_err(|source| StoreError::delta(table.name, source))?;
-        if entry.writer.buffer_len() >= FLUSH_BYTES {
-            let adds = entry
-                .writer
-                .flush()
-                .await
-                .map_err(|source| StoreError::delta(table.name, source))?;
-            debug!(
-                table = table.name,
-                files = adds.len(),
-                "flushed import buffer"
-            );
-            entry.adds.extend(adds);
+        let folder = self.workspace.table_path(table.name);
+        let spool = self.spool_folder.join(table.name);
+        let (_, files) = self
+            .files
+            .entry(table.name)
+            .or_insert_with(|| (table, TableFiles::new(table, folder, spool)));
+        files.write(batch)
+    }
+
+    /// Closes every table's files, encoding what was spooled. Blocks like
+    /// [`write`](Import::write); [`commit`](Import::commit) calls it if it
+    /// was not called before.
+    pub fn finish_files(&mut self) -> Result<(), StoreError> {
+        while let Some((name, (table, mut files))) = self.files.pop_first() {
+            match files.finish() {
+                Ok(adds) if adds.is_empty() => {}
+                Ok(adds) => self.finished.push((table, adds)),
+                Err(err) => {
+                    files.discard();
+                    return Err(err);
+                }
+            }
+            tracing::debug!(table = name, "closed import files");
         }
         Ok(())
     }
 
-    /// Commits every table's files, one Delta commit per table, each carrying
-    /// the import id as a Delta application transaction. Returns the tables
-    /// written, in name order.
+    /// Commits every table's files, one Delta commit per table, each
+    /// carrying the import id as a Delta application transaction. Returns
+    /// the tables written, in name order.
     ///
     /// NOTE: a file whose records go to two tables gets two commits; a crash
     /// between them leaves the first table's rows committed. The import id
     /// in the first table then makes a rerun skip the file.
     pub async fn commit(mut self) -> Result<Vec<String>, StoreError> {
+        self.finish_files()?;
         let mut committed = Vec::new();
-        for (name, mut part) in std::mem::take(&mut self.writers) {
-            let adds = part
-                .writer
-                .flush()
-                .await
-                .map_err(|source| StoreError::delta(name, source))?;
-            part.adds.extend(adds);
-            if part.adds.is_empty() {
-                continue;
-            }
-            let actions: Vec<Action> = part.adds.into_iter().map(Action::Add).collect();
-            let properties = CommitProperties::default()
-                .with_application_transaction(Transaction::new(import_app_id(&self.import_id), 1))
-                .with_metadata([
-                    (
-                        "homesoc.importId".to_string(),
-                        serde_json::json!(self.import_id),
-                    ),
-                    ("homesoc.source".to_string(), serde_json::json!(self.source)),
-                ]);
-            let snapshot = part
-                .table
-                .snapshot()
-                .map_err(|source| StoreError::delta(name, source))?;
-            let operation = DeltaOperation::Write {
-                mode: SaveMode::Append,
-                partition_by: Some(vec![DATE_COLUMN.to_string()]),
-                predicate: None,
-            };
-            CommitBuilder::from(properties)
-                .with_actions(actions)
-                .build(Some(snapshot), part.table.log_store(), operation)
-                .await
-                .map_err(|source| StoreError::delta(name, source))?;
-            committed.push(name.to_string());
+        while let Some((table, adds)) = self.finished.first() {
+            self.commit_table(table, adds).await?;
+            committed.push(table.name.to_string());
+            self.finished.remove(0);
         }
         Ok(committed)
+    }
+
+    async fn commit_table(&self, table: &'static TableDef, adds: &[Add]) -> Result<(), StoreError> {
+        let name = table.name;
+        let delta = self.workspace.ensure_table(table).await?;
+        let actions: Vec<Action> = adds.iter().cloned().map(Action::Add).collect();
+        let properties = CommitProperties::default()
+            .with_application_transaction(Transaction::new(import_app_id(&self.import_id), 1))
+            .with_metadata([
+                (
+                    "homesoc.importId".to_string(),
+                    serde_json::json!(self.import_id),
+                ),
+                ("homesoc.source".to_string(), serde_json::json!(self.source)),
+            ]);
+        let snapshot = delta
+            .snapshot()
+            .map_err(|source| StoreError::delta(name, source))?;
+        let operation = DeltaOperation::Write {
+            mode: SaveMode::Append,
+            partition_by: Some(vec![DATE_COLUMN.to_string()]),
+            predicate: None,
+        };
+        CommitBuilder::from(properties)
+            .with_actions(actions)
+            .build(Some(snapshot), delta.log_store(), operation)
+            .await
+            .map_err(|source| StoreError::delta(name, source))?;
+        info!(table = name, files = adds.len(), "committed import");
+        Ok(())
+    }
+}
+
+impl Drop for Import {
+    /// Deletes the files of tables not committed, and the spool folder.
+    fn drop(&mut self) {
+        while let Some((_, (_, files))) = self.files.pop_first() {
+            files.discard();
+        }
+        for (table, adds) in std::mem::take(&mut self.finished) {
+            remove_files(&self.workspace.table_path(table.name), &adds);
+        }
+        if self.spool_folder.exists()
+            && let Err(err) = std::fs::remove_dir_all(&self.spool_folder)
+        {
+            tracing::warn!(path = %self.spool_folder.display(), error = %err, "cannot remove the import's spool folder");
+        }
+    }
+}
+
+/// Deletes data files that were written but not committed.
+fn remove_files(folder: &Path, adds: &[Add]) {
+    for add in adds {
+        let path = folder.join(&add.path);
+        if let Err(err) = std::fs::remove_file(&path) {
+            tracing::warn!(path = %path.display(), error = %err, "cannot remove an uncommitted data file");
+        }
     }
 }
