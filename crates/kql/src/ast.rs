@@ -287,6 +287,7 @@ pub enum JoinCondition {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct MvExpand {
+    /// `bagexpansion=bag|array` or its synonym `kind=bag|array`.
     pub bag_expansion: Option<Ident>,
     pub with_item_index: Option<Ident>,
     pub columns: Vec<MvExpandColumn>,

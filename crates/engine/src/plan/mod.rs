@@ -9,6 +9,7 @@
 mod expr;
 mod functions;
 mod join;
+mod mv_expand;
 mod summarize;
 mod tabular;
 

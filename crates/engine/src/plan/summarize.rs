@@ -41,6 +41,8 @@ const AGGREGATES: &[&str] = &[
     "variance",
     "make_set_if",
     "make_list_if",
+    "make_bag",
+    "make_bag_if",
     "stdevp",
     "variancep",
     "stdevif",
@@ -57,8 +59,6 @@ const UNSUPPORTED_AGGREGATES: &[&str] = &[
     "percentilew",
     "percentilesw",
     "percentilesw_array",
-    "make_bag",
-    "make_bag_if",
     "hll",
     "hll_if",
     "hll_merge",
@@ -246,10 +246,17 @@ impl Planner<'_> {
                 let out = unique_name(&out, used_names);
                 Ok(single(agg::first_value(value.expr, vec![]), out, value.ty))
             }
-            "make_set" | "make_list" | "makeset" | "makelist" | "make_set_if" | "make_list_if" => {
+            "make_set" | "make_list" | "makeset" | "makelist" | "make_set_if" | "make_list_if"
+            | "make_bag" | "make_bag_if" => {
                 let value = self.arg(call, &args, 0, input)?;
-                let is_set = name.contains("set");
-                let out = output_name(if is_set { "set" } else { "list" });
+                let collection = if name.contains("set") {
+                    Collection::Set
+                } else if name.contains("bag") {
+                    Collection::Bag
+                } else {
+                    Collection::List
+                };
+                let out = output_name(collection.name_prefix());
                 let mut expr = value.expr;
                 if name.ends_with("_if") {
                     let predicate = self.arg(call, &args, 1, input)?;
@@ -262,7 +269,7 @@ impl Planner<'_> {
                 // but keeps all values of a group in memory.
                 let aggregate = agg::array_agg(expr);
                 Ok(single(
-                    list_to_json(aggregate, value.ty, is_set),
+                    list_to_json(aggregate, value.ty, collection),
                     out,
                     KqlType::Dynamic,
                 ))
@@ -358,40 +365,97 @@ impl Planner<'_> {
     }
 }
 
+/// What a list aggregate builds from the values of a group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Collection {
+    /// `make_list`: every value, in input order.
+    List,
+    /// `make_set`: distinct values in first-seen order; the elements of an
+    /// array value count as separate values.
+    Set,
+    /// `make_bag`: the properties of every bag value merged into one bag;
+    /// when a key repeats, the first value seen wins. Values that are not
+    /// bags are skipped.
+    Bag,
+}
+
+impl Collection {
+    /// The prefix of the generated column name (`set_x`, `list_x`, `bag_x`).
+    fn name_prefix(self) -> &'static str {
+        match self {
+            Collection::List => "list",
+            Collection::Set => "set",
+            Collection::Bag => "bag",
+        }
+    }
+}
+
 /// Converts a DataFusion list aggregate into dynamic JSON text.
-fn list_to_json(list: Expr, ty: KqlType, distinct: bool) -> Expr {
+fn list_to_json(list: Expr, ty: KqlType, collection: Collection) -> Expr {
     let body: udf::ArrayFn = Arc::new(move |arrays: &[ArrayRef]| {
         let lists = &arrays[0];
         let out: StringArray = (0..lists.len())
             .map(|row| {
-                let items = if lists.is_null(row) {
-                    Vec::new()
+                let values = if lists.is_null(row) {
+                    None
                 } else {
-                    let values = match lists.data_type() {
-                        DataType::List(_) => lists.as_list::<i32>().value(row),
-                        DataType::LargeList(_) => lists.as_list::<i64>().value(row),
-                        _ => return Some("[]".to_string()),
-                    };
-                    let mut items: Vec<serde_json::Value> = Vec::new();
-                    let mut seen: HashSet<String> = HashSet::new();
-                    for i in (0..values.len()).filter(|&i| values.is_valid(i)) {
-                        let item = value::to_json(&values, i, ty);
-                        if !distinct || seen.insert(item.to_string()) {
-                            items.push(item);
-                        }
+                    match lists.data_type() {
+                        DataType::List(_) => Some(lists.as_list::<i32>().value(row)),
+                        DataType::LargeList(_) => Some(lists.as_list::<i64>().value(row)),
+                        _ => None,
                     }
-                    items
                 };
-                Some(serde_json::Value::Array(items).to_string())
+                let items: Vec<serde_json::Value> = values
+                    .map(|values| {
+                        (0..values.len())
+                            .filter(|&i| values.is_valid(i))
+                            .map(|i| value::to_json(&values, i, ty))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                Some(collect_items(items, collection).to_string())
             })
             .collect();
         Ok(Arc::new(out) as ArrayRef)
     });
-    let name = format!(
-        "list_to_json_{ty}_{}",
-        if distinct { "set" } else { "list" }
-    );
+    let name = format!("list_to_json_{ty}_{}", collection.name_prefix());
     udf::call(&name, DataType::Utf8, false, body, vec![list])
+}
+
+/// Builds the JSON result of a list aggregate from the group's non-null
+/// values.
+fn collect_items(items: Vec<serde_json::Value>, collection: Collection) -> serde_json::Value {
+    use serde_json::Value;
+    match collection {
+        Collection::List => Value::Array(items),
+        Collection::Set => {
+            let mut seen: HashSet<String> = HashSet::new();
+            let mut out = Vec::new();
+            for item in items {
+                let elements = match item {
+                    Value::Array(elements) => elements,
+                    other => vec![other],
+                };
+                for element in elements {
+                    if seen.insert(element.to_string()) {
+                        out.push(element);
+                    }
+                }
+            }
+            Value::Array(out)
+        }
+        Collection::Bag => {
+            let mut bag = serde_json::Map::new();
+            for item in items {
+                if let Value::Object(properties) = item {
+                    for (key, value) in properties {
+                        bag.entry(key).or_insert(value);
+                    }
+                }
+            }
+            Value::Object(bag)
+        }
+    }
 }
 
 fn strip_parens(expr: &ast::Expr) -> &ast::Expr {
@@ -436,5 +500,35 @@ pub(crate) fn unique_name(name: &str, used: &mut HashSet<String>) -> String {
             return candidate;
         }
         suffix += 1;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn make_set_flattens_arrays() {
+        let items = vec![json!(["A1", "A2"]), json!(["A2", "C1"]), json!("C2")];
+        assert_eq!(
+            collect_items(items, Collection::Set),
+            json!(["A1", "A2", "C1", "C2"])
+        );
+    }
+
+    #[test]
+    fn make_list_keeps_arrays() {
+        let items = vec![json!([1]), json!([1])];
+        assert_eq!(collect_items(items, Collection::List), json!([[1], [1]]));
+    }
+
+    #[test]
+    fn make_bag_merges_first_wins() {
+        let items = vec![json!({"a": 1}), json!(3), json!({"a": 2, "b": 3})];
+        assert_eq!(
+            collect_items(items, Collection::Bag),
+            json!({"a": 1, "b": 3})
+        );
     }
 }

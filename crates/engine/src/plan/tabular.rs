@@ -501,6 +501,7 @@ impl Planner<'_> {
                 ))),
             },
             OperatorKind::GetSchema => self.get_schema(input),
+            OperatorKind::MvExpand(spec) => self.plan_mv_expand(input, spec),
             OperatorKind::Unsupported { name, .. } => {
                 Err(EngineError::not_supported(Diagnostic::new(
                     format!("operator `{name}` is not supported yet"),
@@ -615,7 +616,7 @@ impl Planner<'_> {
         Ok(matched)
     }
 
-    fn constant_count(
+    pub(crate) fn constant_count(
         &mut self,
         count: &ast::Expr,
         input: &Relation,

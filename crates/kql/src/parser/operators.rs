@@ -478,7 +478,7 @@ impl Parser<'_> {
             } else if self.eat_option("with_itemindex")? {
                 spec.with_item_index = Some(self.parse_ident("after `with_itemindex=`")?);
             } else if self.eat_option("kind")? {
-                self.parse_ident("after `kind=`")?;
+                spec.bag_expansion = Some(self.parse_ident("after `kind=`")?);
             } else if self.parse_hint()?.is_none() {
                 break;
             }

@@ -838,6 +838,10 @@ fn mv_expand_forms() {
         single_op("T | mvexpand x"),
         OperatorKind::MvExpand(_)
     ));
+    let OperatorKind::MvExpand(m) = single_op("T | mv-expand kind=array b") else {
+        panic!("expected mv-expand");
+    };
+    assert_eq!(m.bag_expansion.unwrap().name, "array");
 }
 
 #[test]
