@@ -9,6 +9,7 @@ pub mod convert;
 pub mod datetime;
 pub mod dynamic;
 pub mod expand;
+pub mod parse;
 pub mod strings;
 
 pub use convert::{to_bool, to_datetime, to_dynamic, to_number, to_string, to_timespan};

@@ -10,6 +10,7 @@ mod expr;
 mod functions;
 mod join;
 mod mv_expand;
+mod parse;
 mod summarize;
 mod tabular;
 

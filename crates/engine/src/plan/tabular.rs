@@ -502,6 +502,8 @@ impl Planner<'_> {
             },
             OperatorKind::GetSchema => self.get_schema(input),
             OperatorKind::MvExpand(spec) => self.plan_mv_expand(input, spec),
+            OperatorKind::Parse(spec) => self.plan_parse(input, spec, false, operator.span),
+            OperatorKind::ParseWhere(spec) => self.plan_parse(input, spec, true, operator.span),
             OperatorKind::Unsupported { name, .. } => {
                 Err(EngineError::not_supported(Diagnostic::new(
                     format!("operator `{name}` is not supported yet"),
