@@ -10,6 +10,7 @@ pub mod datetime;
 pub mod dynamic;
 pub mod expand;
 pub mod parse;
+pub mod percentile;
 pub mod strings;
 
 pub use convert::{to_bool, to_datetime, to_dynamic, to_number, to_string, to_timespan};

@@ -87,6 +87,7 @@ pub(crate) const SCALAR_FUNCTIONS: &[&str] = &[
     "gettype",
     "array_length",
     "strrep",
+    "tohex",
     "toscalar",
 ];
 
@@ -575,6 +576,15 @@ impl Planner<'_> {
                 };
                 Typed::new(expr, KqlType::Real)
             }
+            "tohex" => {
+                self.arity(call, 1, 2)?;
+                let value = coerce_to(args.remove(0), KqlType::Long);
+                let width = match args.pop() {
+                    Some(width) => coerce_to(width, KqlType::Long),
+                    None => lit(0i64),
+                };
+                Typed::new(to_hex(value, width), KqlType::String)
+            }
             "reverse" => {
                 self.arity(call, 1, 1)?;
                 Typed::new(df::reverse(f::to_string(args.remove(0))), KqlType::String)
@@ -900,4 +910,39 @@ fn pack_all_body(args: &[serde_json::Value]) -> serde_json::Value {
         }
     }
     serde_json::Value::Object(bag)
+}
+
+/// `tohex(value [, min_length])`: lowercase hex digits of a long, negative
+/// values in 64-bit two's complement, left-padded with zeros to
+/// `min_length`.
+fn to_hex(value: Expr, width: Expr) -> Expr {
+    let body: udf::ArrayFn = Arc::new(|arrays: &[ArrayRef]| {
+        let values = f::int64(&arrays[0])?;
+        let widths = f::int64(&arrays[1])?;
+        let out: StringArray = (0..values.len())
+            .map(|row| {
+                let value = f::long_at(&values, row)?;
+                let width = f::long_at(&widths, row).unwrap_or(0).clamp(0, 64) as usize;
+                Some(format_hex(value, width))
+            })
+            .collect();
+        Ok(Arc::new(out) as ArrayRef)
+    });
+    udf::call("tohex", DataType::Utf8, false, body, vec![value, width])
+}
+
+fn format_hex(value: i64, width: usize) -> String {
+    format!("{:0width$x}", value as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hex_pads_and_wraps_negatives() {
+        assert_eq!(format_hex(256, 0), "100");
+        assert_eq!(format_hex(256, 4), "0100");
+        assert_eq!(format_hex(-1, 0), "ffffffffffffffff");
+    }
 }

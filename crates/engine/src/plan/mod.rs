@@ -6,11 +6,13 @@
 //! the KQL types ride alongside because several KQL types share one Arrow
 //! type (datetime, timespan and long are all `Int64`).
 
+mod aggregate_expr;
 mod expr;
 mod functions;
 mod join;
 mod mv_expand;
 mod parse;
+mod percentiles;
 mod summarize;
 mod tabular;
 

@@ -798,7 +798,7 @@ fn constant_i64(expr: Expr, span: Span) -> Result<i64, EngineError> {
     }
 }
 
-fn simplify(expr: Expr) -> Result<Expr, EngineError> {
+pub(crate) fn simplify(expr: Expr) -> Result<Expr, EngineError> {
     use datafusion::logical_expr::simplify::SimplifyContext;
     use datafusion::optimizer::simplify_expressions::ExprSimplifier;
     let context = SimplifyContext::default();
