@@ -182,6 +182,9 @@ pub enum OperatorKind {
     ProjectAway(Vec<Ident>),
     /// `project-keep a, b*`.
     ProjectKeep(Vec<Ident>),
+    /// `project-by-names "a", "b*", dynamic(["c"]), column_names_of(T)`:
+    /// scalar expressions that evaluate to column names or name patterns.
+    ProjectByNames(Vec<Expr>),
     /// `project-rename new = old, ...`.
     ProjectRename(Vec<(Ident, Ident)>),
     /// `project-reorder a, b* asc`: only the names are kept; ordering

@@ -88,6 +88,9 @@ pub(crate) const SCALAR_FUNCTIONS: &[&str] = &[
     "array_length",
     "strrep",
     "tohex",
+    "column_names_of",
+    "pack_all",
+    "bag_pack_columns",
     "toscalar",
 ];
 
@@ -170,6 +173,36 @@ impl Planner<'_> {
                 }
                 let otherwise = self.plan_expr(args[args.len() - 1], input)?;
                 return case_expr(branches, otherwise);
+            }
+            "column_names_of" => {
+                self.arity(call, 1, 1)?;
+                let relation = match &args[0].kind {
+                    ExprKind::Name(table) => self.plan_table_name(table)?,
+                    ExprKind::Call(tabular_call) => {
+                        let source = ast::TabularExpr {
+                            source: ast::Source::Call(tabular_call.clone()),
+                            operators: Vec::new(),
+                            span: args[0].span,
+                        };
+                        self.plan_tabular(&source)?
+                    }
+                    ExprKind::Tabular(tabular) => self.plan_tabular(tabular)?,
+                    _ => {
+                        return Err(EngineError::semantic(Diagnostic::new(
+                            "`column_names_of` takes a table, a tabular parameter or a tabular function call",
+                            args[0].span,
+                        )));
+                    }
+                };
+                let names: Vec<serde_json::Value> = relation
+                    .columns
+                    .iter()
+                    .map(|c| serde_json::Value::String(c.name.clone()))
+                    .collect();
+                return Ok(Typed::new(
+                    lit(serde_json::Value::Array(names).to_string()),
+                    KqlType::Dynamic,
+                ));
             }
             "pack_all" => {
                 self.arity(call, 0, 1)?;

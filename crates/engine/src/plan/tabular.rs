@@ -118,7 +118,7 @@ impl Planner<'_> {
         result
     }
 
-    fn plan_table_name(&mut self, ident: &ast::Ident) -> Result<Relation, EngineError> {
+    pub(crate) fn plan_table_name(&mut self, ident: &ast::Ident) -> Result<Relation, EngineError> {
         match self.lookup(&ident.name) {
             Some(Binding::Relation(relation)) => return Ok(relation),
             Some(Binding::Function(function)) if function.params.is_empty() => {
@@ -525,6 +525,7 @@ impl Planner<'_> {
             },
             OperatorKind::GetSchema => self.get_schema(input),
             OperatorKind::MvExpand(spec) => self.plan_mv_expand(input, spec),
+            OperatorKind::ProjectByNames(items) => self.project_by_names(input, items),
             OperatorKind::Parse(spec) => self.plan_parse(input, spec, false, operator.span),
             OperatorKind::ParseWhere(spec) => self.plan_parse(input, spec, true, operator.span),
             OperatorKind::Unsupported { name, .. } => {
@@ -618,6 +619,61 @@ impl Planner<'_> {
                 .collect();
         }
         Ok(current)
+    }
+
+    /// Plans `project-by-names`: each item is a constant name pattern or a
+    /// dynamic array of them. Columns come out in the order of the
+    /// patterns, and the columns one wildcard matches in input order.
+    fn project_by_names(
+        &mut self,
+        input: Relation,
+        items: &[ast::Expr],
+    ) -> Result<Relation, EngineError> {
+        let mut patterns: Vec<(String, Span)> = Vec::new();
+        for item in items {
+            let typed = self.plan_expr(item, &input)?;
+            let is_dynamic = typed.ty == KqlType::Dynamic;
+            let Expr::Literal(ScalarValue::Utf8(Some(text)), _) =
+                simplify(coerce_to(typed, KqlType::String))?
+            else {
+                return Err(EngineError::semantic(Diagnostic::new(
+                    "`project-by-names` takes constant column names or dynamic arrays of them",
+                    item.span,
+                )));
+            };
+            match serde_json::from_str::<serde_json::Value>(&text) {
+                Ok(serde_json::Value::Array(names)) if is_dynamic => {
+                    for name in names {
+                        let name = crate::functions::arrays::element_text(&name);
+                        patterns.push((name, item.span));
+                    }
+                }
+                _ => patterns.push((text, item.span)),
+            }
+        }
+
+        let mut kept: Vec<Column> = Vec::new();
+        for (pattern, span) in patterns {
+            let matching: Vec<&Column> = input
+                .columns
+                .iter()
+                .filter(|c| wildcard_match(&pattern, &c.name))
+                .collect();
+            if matching.is_empty() && !pattern.contains('*') {
+                let ident = ast::Ident {
+                    name: pattern,
+                    span,
+                };
+                let names: Vec<&str> = input.columns.iter().map(|c| c.name.as_str()).collect();
+                return Err(unknown_name("column", &ident, &names));
+            }
+            for column in matching {
+                if !kept.iter().any(|k| k.name == column.name) {
+                    kept.push(column.clone());
+                }
+            }
+        }
+        select(input, kept)
     }
 
     fn match_names(

@@ -20,7 +20,6 @@ const UNMODELED_OPERATORS: &[&str] = &[
     "scan",
     "parse-kv",
     "reduce",
-    "project-by-names",
     "project-smart",
     "partition",
     "facet",
@@ -112,6 +111,7 @@ impl Parser<'_> {
                 }
             }
             "distinct" => OperatorKind::Distinct(self.parse_expr_list()?),
+            "project-by-names" => OperatorKind::ProjectByNames(self.parse_expr_list()?),
             "union" => OperatorKind::Union(self.parse_union_spec(start)?),
             "join" => OperatorKind::Join(self.parse_join(start)?),
             "lookup" => OperatorKind::Lookup(self.parse_join(start)?),

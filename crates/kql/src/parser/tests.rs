@@ -1017,3 +1017,13 @@ fn error_too_deep() {
     let err = parse_err(&query);
     assert!(err.message.contains("nested too deeply"), "{}", err.message);
 }
+
+#[test]
+fn project_by_names_takes_expressions() {
+    let OperatorKind::ProjectByNames(items) =
+        single_op(r#"T | project-by-names "Name", dynamic(["C*"]), column_names_of(S)"#)
+    else {
+        panic!("expected project-by-names");
+    };
+    assert_eq!(items.len(), 3);
+}
