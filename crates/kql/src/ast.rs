@@ -216,6 +216,8 @@ pub enum OperatorKind {
     Parse(Parse),
     /// `parse-where ...`, same shape as `parse`.
     ParseWhere(Parse),
+    /// `parse-kv expr as (col: type, ...) with (pair_delimiter=',', ...)`.
+    ParseKv(ParseKv),
     /// `evaluate plugin(args)`.
     Evaluate(Call),
     /// `invoke f(args)`.
@@ -311,6 +313,16 @@ pub struct Parse {
     pub flags: Option<String>,
     pub source: Expr,
     pub pattern: Vec<ParsePart>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ParseKv {
+    pub source: Expr,
+    /// The keys to extract, each with the type of its column.
+    pub columns: Vec<ColumnDecl>,
+    /// The `with (...)` options as named arguments: `pair_delimiter`,
+    /// `kv_delimiter`, `quote`, `escape`, `greedy`.
+    pub options: Vec<Arg>,
 }
 
 /// One piece of a `parse` pattern: a string literal to match, or a column to

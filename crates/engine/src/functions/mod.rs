@@ -10,6 +10,7 @@ pub mod datetime;
 pub mod dynamic;
 pub mod expand;
 pub mod parse;
+pub mod parse_kv;
 pub mod percentile;
 pub mod strings;
 

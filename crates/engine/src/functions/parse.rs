@@ -56,22 +56,11 @@ impl ParsePattern {
         }
         Some(values)
     }
-
-    fn fields(&self) -> Fields {
-        let mut fields = vec![Field::new(MATCHED_FIELD, DataType::Boolean, false)];
-        fields.extend(
-            self.types
-                .iter()
-                .enumerate()
-                .map(|(i, ty)| Field::new(Self::field_name(i), physical_type(*ty), true)),
-        );
-        Fields::from(fields)
-    }
 }
 
 /// Converts captured text to a column type; `None` when it is not a value
 /// of that type. Text always converts to string.
-fn convert_capture(text: &str, ty: KqlType) -> Option<Value> {
+pub(crate) fn convert_capture(text: &str, ty: KqlType) -> Option<Value> {
     let trimmed = text.trim();
     let value = match ty {
         KqlType::String | KqlType::Guid => Value::String(text.to_string()),
@@ -95,27 +84,48 @@ fn convert_capture(text: &str, ty: KqlType) -> Option<Value> {
     Some(value)
 }
 
+/// A function that extracts the columns of one text: `None` when the text
+/// does not match, else one JSON value per column (see
+/// [`ParsePattern::match_text`] for the encoding).
+pub type RowParser = Arc<dyn Fn(&str) -> Option<Vec<Value>> + Send + Sync>;
+
 /// Builds the call that parses `text` with `pattern`: a struct with the
 /// matched flag and one field per column (null where the text
 /// did not match).
 pub fn parse_call(text: Expr, pattern: ParsePattern) -> Expr {
-    let fields = pattern.fields();
     let name = format!(
         "parse_{}_{:?}_{}",
         pattern.regex.as_str(),
         pattern.types,
         pattern.relaxed
     );
+    let types = pattern.types.clone();
+    let parser: RowParser = Arc::new(move |text| pattern.match_text(text));
+    row_parser_call(text, &name, types, parser)
+}
+
+/// Builds the call that runs `parser` on every row of `text` and returns
+/// the struct that [`struct_field`] reads. `name` must identify the parser
+/// and its settings uniquely.
+pub fn row_parser_call(text: Expr, name: &str, types: Vec<KqlType>, parser: RowParser) -> Expr {
+    let mut fields = vec![Field::new(MATCHED_FIELD, DataType::Boolean, false)];
+    fields.extend(
+        types
+            .iter()
+            .enumerate()
+            .map(|(i, ty)| Field::new(ParsePattern::field_name(i), physical_type(*ty), true)),
+    );
+    let fields = Fields::from(fields);
     let struct_fields = fields.clone();
     let body: udf::ArrayFn = Arc::new(move |arrays: &[ArrayRef]| {
         let texts = utf8(&arrays[0])?;
         let rows = texts.len();
         let mut matched = Vec::with_capacity(rows);
-        let mut columns: Vec<Vec<Value>> = vec![Vec::with_capacity(rows); pattern.types.len()];
+        let mut columns: Vec<Vec<Value>> = vec![Vec::with_capacity(rows); types.len()];
         for row in 0..rows {
-            let values = pattern.match_text(str_at(&texts, row));
+            let values = parser(str_at(&texts, row));
             matched.push(values.is_some());
-            let values = values.unwrap_or_else(|| vec![Value::Null; pattern.types.len()]);
+            let values = values.unwrap_or_else(|| vec![Value::Null; types.len()]);
             for (column, value) in columns.iter_mut().zip(values) {
                 column.push(value);
             }
@@ -124,13 +134,13 @@ pub fn parse_call(text: Expr, pattern: ParsePattern) -> Expr {
         arrays.extend(
             columns
                 .iter()
-                .zip(&pattern.types)
+                .zip(&types)
                 .map(|(values, ty)| json_array(values, *ty)),
         );
         let array = StructArray::try_new(struct_fields.clone(), arrays, None)?;
         Ok(Arc::new(array) as ArrayRef)
     });
-    udf::call(&name, DataType::Struct(fields), false, body, vec![text])
+    udf::call(name, DataType::Struct(fields), false, body, vec![text])
 }
 
 /// Reads one field of the struct that [`parse_call`] returns: field 0 is

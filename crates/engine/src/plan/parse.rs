@@ -1,14 +1,23 @@
 //! `parse` and `parse-where`: the pattern becomes one regular expression
-//! with a named capture group per column, matched once per row.
+//! with a named capture group per column, matched once per row. Also
+//! `parse-kv`, whose key-value extraction fills the same kind of struct.
 
+use std::sync::Arc;
+
+use datafusion::common::ScalarValue;
 use datafusion::logical_expr::{Expr, LogicalPlanBuilder};
 use kql::ast::{self, ParsePart};
 use kql::{Diagnostic, KqlType, Span};
 use regex::Regex;
 
+use super::expr::coerce_to;
+use super::tabular::simplify;
 use super::{Column, Planner, Relation, column_exprs, project};
 use crate::error::EngineError;
-use crate::functions::parse::{ParsePattern, captured, matched, parse_call};
+use crate::functions::parse::{
+    ParsePattern, RowParser, captured, matched, parse_call, row_parser_call,
+};
+use crate::functions::parse_kv::{Delimiters, KeyValueSpec};
 use crate::functions::{self as f};
 
 /// Name of the temporary column that contains the parse result struct.
@@ -53,8 +62,22 @@ impl Planner<'_> {
         let (pattern, new_columns) = build_pattern(spec, kind, span)?;
 
         let source = self.plan_expr(&spec.source, &input)?;
+        let parsed = parse_call(f::to_string(source), pattern);
+        self.extend_with_parsed(input, parsed, new_columns, drop_unmatched)
+    }
+
+    /// Adds the columns of a [`row_parser_call`] result to `input`,
+    /// replacing input columns of the same name, and with
+    /// `drop_unmatched` keeps only the rows that matched.
+    fn extend_with_parsed(
+        &mut self,
+        input: Relation,
+        parsed: Expr,
+        new_columns: Vec<Column>,
+        drop_unmatched: bool,
+    ) -> Result<Relation, EngineError> {
         let mut exprs = column_exprs(&input.columns);
-        exprs.push(parse_call(f::to_string(source), pattern).alias(PARSED_COLUMN));
+        exprs.push(parsed.alias(PARSED_COLUMN));
         let mut builder = LogicalPlanBuilder::from(input.plan)
             .project(exprs)
             .map_err(EngineError::plan)?;
@@ -88,6 +111,109 @@ impl Planner<'_> {
             .map(|(expr, column)| expr.alias(&column.name))
             .collect();
         project(plan, out, columns)
+    }
+}
+
+impl Planner<'_> {
+    /// Plans `parse-kv`: every input row is kept, and each requested key
+    /// becomes a column that is null where the key is missing or its value
+    /// does not convert.
+    pub(crate) fn plan_parse_kv(
+        &mut self,
+        input: Relation,
+        spec: &ast::ParseKv,
+    ) -> Result<Relation, EngineError> {
+        let mut keys = Vec::with_capacity(spec.columns.len());
+        let mut new_columns = Vec::with_capacity(spec.columns.len());
+        for decl in &spec.columns {
+            let ty = KqlType::from_name(&decl.ty.name).ok_or_else(|| {
+                EngineError::semantic(Diagnostic::new(
+                    format!("unknown type `{}`", decl.ty.name),
+                    decl.ty.span,
+                ))
+            })?;
+            keys.push((decl.name.name.clone(), ty));
+            new_columns.push(Column {
+                name: decl.name.name.clone(),
+                ty,
+            });
+        }
+
+        let mut pair = None;
+        let mut key_value = None;
+        let mut greedy = false;
+        let mut quotes = None;
+        let mut escape = None;
+        for option in &spec.options {
+            let Some(name) = &option.name else {
+                return Err(EngineError::semantic(Diagnostic::new(
+                    "`parse-kv` options are written `name = value`",
+                    option.value.span,
+                )));
+            };
+            let text = self.constant_text(&option.value, &input)?;
+            match name.name.as_str() {
+                "pair_delimiter" => pair = Some(text),
+                "kv_delimiter" => key_value = Some(text),
+                "greedy" => greedy = text.eq_ignore_ascii_case("true"),
+                "quote" => {
+                    let mut chars = text.chars();
+                    quotes = match (chars.next(), chars.next(), chars.next()) {
+                        (Some(open), None, _) => Some((open, open)),
+                        (Some(open), Some(close), None) => Some((open, close)),
+                        _ => {
+                            return Err(EngineError::semantic(Diagnostic::new(
+                                format!("`quote` takes one or two characters, not `{text}`"),
+                                option.value.span,
+                            )));
+                        }
+                    };
+                }
+                "escape" => escape = text.chars().next(),
+                other => {
+                    return Err(EngineError::semantic(
+                        Diagnostic::new(format!("unknown `parse-kv` option `{other}`"), name.span)
+                            .with_help(
+                                "the options are pair_delimiter, kv_delimiter, quote, escape and greedy",
+                            ),
+                    ));
+                }
+            }
+        }
+        let delimiters = (pair.is_some() || key_value.is_some()).then(|| Delimiters {
+            pair: pair.unwrap_or_else(|| " ".to_string()),
+            key_value: key_value.unwrap_or_else(|| "=".to_string()),
+            greedy,
+        });
+        let kv = KeyValueSpec {
+            keys,
+            delimiters,
+            quotes,
+            escape,
+        };
+
+        let source = self.plan_expr(&spec.source, &input)?;
+        let name = format!("parse_kv_{kv:?}");
+        let types = kv.keys.iter().map(|(_, ty)| *ty).collect();
+        let parser: RowParser = Arc::new(move |text| Some(kv.extract(text)));
+        let parsed = row_parser_call(f::to_string(source), &name, types, parser);
+        self.extend_with_parsed(input, parsed, new_columns, false)
+    }
+
+    /// Folds a constant option value to its text.
+    fn constant_text(
+        &mut self,
+        value: &ast::Expr,
+        input: &Relation,
+    ) -> Result<String, EngineError> {
+        let typed = self.plan_expr(value, input)?;
+        match simplify(coerce_to(typed, KqlType::String))? {
+            Expr::Literal(ScalarValue::Utf8(Some(text)), _) => Ok(text),
+            _ => Err(EngineError::semantic(Diagnostic::new(
+                "expected a constant value",
+                value.span,
+            ))),
+        }
     }
 }
 

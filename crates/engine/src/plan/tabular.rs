@@ -528,6 +528,7 @@ impl Planner<'_> {
             OperatorKind::ProjectByNames(items) => self.project_by_names(input, items),
             OperatorKind::Parse(spec) => self.plan_parse(input, spec, false, operator.span),
             OperatorKind::ParseWhere(spec) => self.plan_parse(input, spec, true, operator.span),
+            OperatorKind::ParseKv(spec) => self.plan_parse_kv(input, spec),
             OperatorKind::Unsupported { name, .. } => {
                 Err(EngineError::not_supported(Diagnostic::new(
                     format!("operator `{name}` is not supported yet"),

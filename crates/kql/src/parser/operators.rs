@@ -3,7 +3,8 @@
 use super::{PResult, Parser};
 use crate::ast::{
     Expr, ExprKind, Ident, Join, JoinCondition, Literal, MvExpand, MvExpandColumn, Operator,
-    OperatorKind, Parse, ParsePart, ProjectReorderItem, SortKey, Source, Summarize, TabularExpr,
+    OperatorKind, Parse, ParseKv, ParsePart, ProjectReorderItem, SortKey, Source, Summarize,
+    TabularExpr,
 };
 use crate::diagnostic::Diagnostic;
 use crate::lexer::{self, TokenKind};
@@ -18,7 +19,6 @@ const UNMODELED_OPERATORS: &[&str] = &[
     "mv-apply",
     "mvapply",
     "scan",
-    "parse-kv",
     "reduce",
     "project-smart",
     "partition",
@@ -118,6 +118,7 @@ impl Parser<'_> {
             "mv-expand" | "mvexpand" => OperatorKind::MvExpand(self.parse_mv_expand()?),
             "parse" => OperatorKind::Parse(self.parse_parse()?),
             "parse-where" => OperatorKind::ParseWhere(self.parse_parse()?),
+            "parse-kv" => OperatorKind::ParseKv(self.parse_parse_kv()?),
             "evaluate" => self.parse_evaluate()?,
             "invoke" => OperatorKind::Invoke(self.parse_call()?),
             "as" => {
@@ -503,6 +504,24 @@ impl Parser<'_> {
             spec.limit = Some(self.parse_expr()?);
         }
         Ok(spec)
+    }
+
+    /// Parses `expr as (col: type, ...) [with (option = value, ...)]` for
+    /// `parse-kv`.
+    fn parse_parse_kv(&mut self) -> PResult<ParseKv> {
+        let source = self.parse_expr()?;
+        self.expect_word("as", "after the `parse-kv` source expression")?;
+        let columns = self.parse_column_decls("to start the `parse-kv` column list")?;
+        let options = if self.eat_word("with")? {
+            self.parse_call_args()?
+        } else {
+            Vec::new()
+        };
+        Ok(ParseKv {
+            source,
+            columns,
+            options,
+        })
     }
 
     /// Parses `[kind=..] [flags=..] expr with pattern` for `parse` and

@@ -1027,3 +1027,20 @@ fn project_by_names_takes_expressions() {
     };
     assert_eq!(items.len(), 3);
 }
+
+#[test]
+fn parse_kv_columns_and_options() {
+    let OperatorKind::ParseKv(kv) = single_op(
+        "T | parse-kv str as (['event time']: datetime, src: string) with (pair_delimiter=' ', quote='\"')",
+    ) else {
+        panic!("expected parse-kv");
+    };
+    assert_eq!(kv.columns.len(), 2);
+    assert_eq!(kv.columns[0].name.name, "event time");
+    assert_eq!(kv.options.len(), 2);
+    assert_eq!(kv.options[1].name.as_ref().unwrap().name, "quote");
+    let OperatorKind::ParseKv(kv) = single_op("T | parse-kv str as (Text: string)") else {
+        panic!("expected parse-kv");
+    };
+    assert!(kv.options.is_empty());
+}
