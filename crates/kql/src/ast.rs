@@ -182,6 +182,9 @@ pub enum OperatorKind {
     ProjectAway(Vec<Ident>),
     /// `project-keep a, b*`.
     ProjectKeep(Vec<Ident>),
+    /// `project-by-names "a", "b*", dynamic(["c"]), column_names_of(T)`:
+    /// scalar expressions that evaluate to column names or name patterns.
+    ProjectByNames(Vec<Expr>),
     /// `project-rename new = old, ...`.
     ProjectRename(Vec<(Ident, Ident)>),
     /// `project-reorder a, b* asc`: only the names are kept; ordering
@@ -213,6 +216,8 @@ pub enum OperatorKind {
     Parse(Parse),
     /// `parse-where ...`, same shape as `parse`.
     ParseWhere(Parse),
+    /// `parse-kv expr as (col: type, ...) with (pair_delimiter=',', ...)`.
+    ParseKv(ParseKv),
     /// `evaluate plugin(args)`.
     Evaluate(Call),
     /// `invoke f(args)`.
@@ -287,6 +292,7 @@ pub enum JoinCondition {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct MvExpand {
+    /// `bagexpansion=bag|array` or its synonym `kind=bag|array`.
     pub bag_expansion: Option<Ident>,
     pub with_item_index: Option<Ident>,
     pub columns: Vec<MvExpandColumn>,
@@ -307,6 +313,16 @@ pub struct Parse {
     pub flags: Option<String>,
     pub source: Expr,
     pub pattern: Vec<ParsePart>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ParseKv {
+    pub source: Expr,
+    /// The keys to extract, each with the type of its column.
+    pub columns: Vec<ColumnDecl>,
+    /// The `with (...)` options as named arguments: `pair_delimiter`,
+    /// `kv_delimiter`, `quote`, `escape`, `greedy`.
+    pub options: Vec<Arg>,
 }
 
 /// One piece of a `parse` pattern: a string literal to match, or a column to

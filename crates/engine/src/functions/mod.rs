@@ -3,9 +3,15 @@
 //! Where a DataFusion built-in has KQL's semantics it is used directly;
 //! otherwise the function is a `kql_*` UDF built with [`crate::udf`].
 
+pub mod arrays;
+pub mod bags;
 pub mod convert;
 pub mod datetime;
 pub mod dynamic;
+pub mod expand;
+pub mod parse;
+pub mod parse_kv;
+pub mod percentile;
 pub mod strings;
 
 pub use convert::{to_bool, to_datetime, to_dynamic, to_number, to_string, to_timespan};
@@ -15,6 +21,47 @@ pub use strings::{has_any, lower, matches_regex, string_operator};
 use arrow::array::{Array, ArrayRef, AsArray};
 use arrow::datatypes::{DataType, Int64Type};
 use datafusion::common::{DataFusionError, Result};
+use kql::KqlType;
+
+use dynamic::JsonFn;
+
+/// A scalar function computed over the JSON values of its arguments (see
+/// [`dynamic::json_call`]), with its argument count limits.
+pub struct JsonFunction {
+    pub name: &'static str,
+    pub min_args: usize,
+    pub max_args: usize,
+    pub returns: KqlType,
+    pub body: JsonFn,
+}
+
+impl JsonFunction {
+    pub const fn new(
+        name: &'static str,
+        min_args: usize,
+        max_args: usize,
+        returns: KqlType,
+        body: JsonFn,
+    ) -> JsonFunction {
+        JsonFunction {
+            name,
+            min_args,
+            max_args,
+            returns,
+            body,
+        }
+    }
+}
+
+/// Every function over JSON values, by name.
+pub fn json_functions() -> impl Iterator<Item = &'static JsonFunction> {
+    arrays::ARRAY_FUNCTIONS.iter().chain(bags::BAG_FUNCTIONS)
+}
+
+/// Finds a function over JSON values by its KQL name.
+pub fn json_function(name: &str) -> Option<&'static JsonFunction> {
+    json_functions().find(|function| function.name == name)
+}
 
 /// Casts an argument array to `Utf8` so bodies can use `as_string::<i32>`.
 pub(crate) fn utf8(array: &ArrayRef) -> Result<ArrayRef> {

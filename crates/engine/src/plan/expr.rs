@@ -111,6 +111,16 @@ impl Planner<'_> {
                 self.leave_expansion();
                 result
             }
+            Some(Binding::Argument { expr, scope_depth }) => {
+                // The argument's names mean what they meant at the call,
+                // so the function's own scopes are hidden while planning it.
+                self.enter_expansion(ident.span)?;
+                let hidden = self.scopes.split_off(scope_depth);
+                let result = self.plan_expr(&expr, input);
+                self.scopes.extend(hidden);
+                self.leave_expansion();
+                result
+            }
             Some(Binding::Tabular(_) | Binding::Relation(_)) => {
                 Err(EngineError::semantic(Diagnostic::new(
                     format!(

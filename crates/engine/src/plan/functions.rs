@@ -87,6 +87,10 @@ pub(crate) const SCALAR_FUNCTIONS: &[&str] = &[
     "gettype",
     "array_length",
     "strrep",
+    "tohex",
+    "column_names_of",
+    "pack_all",
+    "bag_pack_columns",
     "toscalar",
 ];
 
@@ -170,6 +174,65 @@ impl Planner<'_> {
                 let otherwise = self.plan_expr(args[args.len() - 1], input)?;
                 return case_expr(branches, otherwise);
             }
+            "column_names_of" => {
+                self.arity(call, 1, 1)?;
+                let relation = match &args[0].kind {
+                    ExprKind::Name(table) => self.plan_table_name(table)?,
+                    ExprKind::Call(tabular_call) => {
+                        let source = ast::TabularExpr {
+                            source: ast::Source::Call(tabular_call.clone()),
+                            operators: Vec::new(),
+                            span: args[0].span,
+                        };
+                        self.plan_tabular(&source)?
+                    }
+                    ExprKind::Tabular(tabular) => self.plan_tabular(tabular)?,
+                    _ => {
+                        return Err(EngineError::semantic(Diagnostic::new(
+                            "`column_names_of` takes a table, a tabular parameter or a tabular function call",
+                            args[0].span,
+                        )));
+                    }
+                };
+                let names: Vec<serde_json::Value> = relation
+                    .columns
+                    .iter()
+                    .map(|c| serde_json::Value::String(c.name.clone()))
+                    .collect();
+                return Ok(Typed::new(
+                    lit(serde_json::Value::Array(names).to_string()),
+                    KqlType::Dynamic,
+                ));
+            }
+            "pack_all" => {
+                self.arity(call, 0, 1)?;
+                let skip_empty = match args.first() {
+                    Some(arg) => to_bool(self.plan_expr(arg, input)?),
+                    None => lit(false),
+                };
+                return Ok(pack_all(input, skip_empty));
+            }
+            "bag_pack_columns" => {
+                let mut pairs = Vec::with_capacity(args.len() * 2);
+                for arg in &args {
+                    let ExprKind::Name(ident) = &arg.kind else {
+                        return Err(EngineError::semantic(Diagnostic::new(
+                            "`bag_pack_columns` takes column names",
+                            arg.span,
+                        )));
+                    };
+                    let value = self.plan_expr(arg, input)?;
+                    pairs.push(lit(
+                        serde_json::Value::String(ident.name.clone()).to_string()
+                    ));
+                    pairs.push(f::to_dynamic(value));
+                }
+                let bag_pack = f::json_function("bag_pack").expect("bag_pack is a JSON function");
+                return Ok(Typed::new(
+                    f::dynamic::json_call("bag_pack", KqlType::Dynamic, bag_pack.body, pairs),
+                    KqlType::Dynamic,
+                ));
+            }
             _ => {}
         }
 
@@ -185,6 +248,8 @@ impl Planner<'_> {
         if count < min || count > max {
             let expected = if min == max {
                 format!("{min}")
+            } else if max == usize::MAX {
+                format!("at least {min}")
             } else {
                 format!("{min} to {max}")
             };
@@ -544,6 +609,15 @@ impl Planner<'_> {
                 };
                 Typed::new(expr, KqlType::Real)
             }
+            "tohex" => {
+                self.arity(call, 1, 2)?;
+                let value = coerce_to(args.remove(0), KqlType::Long);
+                let width = match args.pop() {
+                    Some(width) => coerce_to(width, KqlType::Long),
+                    None => lit(0i64),
+                };
+                Typed::new(to_hex(value, width), KqlType::String)
+            }
             "reverse" => {
                 self.arity(call, 1, 1)?;
                 Typed::new(df::reverse(f::to_string(args.remove(0))), KqlType::String)
@@ -576,8 +650,21 @@ impl Planner<'_> {
                     Typed::new(lit(arg.ty.name()), KqlType::String)
                 }
             }
+            _ if f::json_function(name).is_some() => {
+                let function = f::json_function(name).expect("checked by the guard");
+                self.arity(call, function.min_args, function.max_args)?;
+                let json_args = args.into_iter().map(f::to_dynamic).collect();
+                Typed::new(
+                    f::dynamic::json_call(name, function.returns, function.body, json_args),
+                    function.returns,
+                )
+            }
             _ => {
-                let known: Vec<&str> = SCALAR_FUNCTIONS.to_vec();
+                let known: Vec<&str> = SCALAR_FUNCTIONS
+                    .iter()
+                    .copied()
+                    .chain(f::json_functions().map(|function| function.name))
+                    .collect();
                 let mut diagnostic =
                     Diagnostic::new(format!("unknown function `{name}`"), call.name.span);
                 if let Some(s) = suggest(name, known) {
@@ -821,4 +908,74 @@ fn extract(pattern: Expr, group: Expr, text: Expr) -> Expr {
         body,
         vec![pattern, group, text],
     )
+}
+
+/// `pack_all([ignore_null_empty])`: a bag of every column of the input.
+/// When `skip_empty` is true, null values and empty strings are left out.
+fn pack_all(input: &Relation, skip_empty: Expr) -> Typed {
+    let mut args = vec![skip_empty];
+    for column in &input.columns {
+        args.push(lit(
+            serde_json::Value::String(column.name.clone()).to_string()
+        ));
+        args.push(f::to_dynamic(Typed::new(
+            super::column_expr(&column.name),
+            column.ty,
+        )));
+    }
+    Typed::new(
+        f::dynamic::json_call("pack_all", KqlType::Dynamic, pack_all_body, args),
+        KqlType::Dynamic,
+    )
+}
+
+fn pack_all_body(args: &[serde_json::Value]) -> serde_json::Value {
+    let skip_empty = args[0] == serde_json::Value::Bool(true);
+    let mut bag = serde_json::Map::new();
+    for pair in args[1..].chunks_exact(2) {
+        let value = &pair[1];
+        let empty = value.is_null() || value.as_str() == Some("");
+        if skip_empty && empty {
+            continue;
+        }
+        if let serde_json::Value::String(key) = &pair[0] {
+            bag.insert(key.clone(), value.clone());
+        }
+    }
+    serde_json::Value::Object(bag)
+}
+
+/// `tohex(value [, min_length])`: lowercase hex digits of a long, negative
+/// values in 64-bit two's complement, left-padded with zeros to
+/// `min_length`.
+fn to_hex(value: Expr, width: Expr) -> Expr {
+    let body: udf::ArrayFn = Arc::new(|arrays: &[ArrayRef]| {
+        let values = f::int64(&arrays[0])?;
+        let widths = f::int64(&arrays[1])?;
+        let out: StringArray = (0..values.len())
+            .map(|row| {
+                let value = f::long_at(&values, row)?;
+                let width = f::long_at(&widths, row).unwrap_or(0).clamp(0, 64) as usize;
+                Some(format_hex(value, width))
+            })
+            .collect();
+        Ok(Arc::new(out) as ArrayRef)
+    });
+    udf::call("tohex", DataType::Utf8, false, body, vec![value, width])
+}
+
+fn format_hex(value: i64, width: usize) -> String {
+    format!("{:0width$x}", value as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hex_pads_and_wraps_negatives() {
+        assert_eq!(format_hex(256, 0), "100");
+        assert_eq!(format_hex(256, 4), "0100");
+        assert_eq!(format_hex(-1, 0), "ffffffffffffffff");
+    }
 }

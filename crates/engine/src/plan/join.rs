@@ -159,13 +159,31 @@ impl Planner<'_> {
             .and_then(|b| b.build())
             .map_err(EngineError::plan)?;
 
-        let columns: Vec<Column> = match kind {
-            Kind::LeftSemi | Kind::LeftAnti => left.columns.clone(),
-            Kind::RightSemi | Kind::RightAnti => {
-                right_columns.iter().map(|(_, c)| c.clone()).collect()
-            }
+        // Each output column with the name it has in the join plan. Semi
+        // and anti joins on the right return the right side under its own
+        // column names, so the clash suffixes are dropped again.
+        let sourced: Vec<(String, Column)> = match kind {
+            Kind::LeftSemi | Kind::LeftAnti => left
+                .columns
+                .iter()
+                .map(|c| (c.name.clone(), c.clone()))
+                .collect(),
+            Kind::RightSemi | Kind::RightAnti => right_columns
+                .iter()
+                .map(|(original, c)| {
+                    let output = Column {
+                        name: original.clone(),
+                        ty: c.ty,
+                    };
+                    (c.name.clone(), output)
+                })
+                .collect(),
             _ => {
-                let mut all = left.columns.clone();
+                let mut all: Vec<(String, Column)> = left
+                    .columns
+                    .iter()
+                    .map(|c| (c.name.clone(), c.clone()))
+                    .collect();
                 for (original, column) in &right_columns {
                     let is_key = key_pairs
                         .iter()
@@ -173,16 +191,16 @@ impl Planner<'_> {
                     if lookup && is_key {
                         continue;
                     }
-                    all.push(column.clone());
+                    all.push((column.name.clone(), column.clone()));
                 }
                 all
             }
         };
         // Outer joins leave the missing side's strings null; KQL shows "".
-        let exprs: Vec<Expr> = columns
+        let exprs: Vec<Expr> = sourced
             .iter()
-            .map(|c| {
-                let expr = column_expr(&c.name);
+            .map(|(source, c)| {
+                let expr = column_expr(source);
                 let expr = if c.ty == KqlType::String {
                     datafusion::functions::core::expr_fn::coalesce(vec![
                         expr,
@@ -194,6 +212,7 @@ impl Planner<'_> {
                 expr.alias(&c.name)
             })
             .collect();
+        let columns = sourced.into_iter().map(|(_, c)| c).collect();
         project(plan, exprs, columns)
     }
 }

@@ -6,9 +6,13 @@
 //! the KQL types ride alongside because several KQL types share one Arrow
 //! type (datetime, timespan and long are all `Int64`).
 
+mod aggregate_expr;
 mod expr;
 mod functions;
 mod join;
+mod mv_expand;
+mod parse;
+mod percentiles;
 mod summarize;
 mod tabular;
 
@@ -107,6 +111,12 @@ pub(crate) fn select(input: Relation, columns: Vec<Column>) -> Result<Relation, 
 #[derive(Debug, Clone)]
 enum Binding {
     Scalar(ast::Expr),
+    /// A scalar argument of a function call, planned in the caller's
+    /// scopes: the first `scope_depth` scopes of the planner.
+    Argument {
+        expr: ast::Expr,
+        scope_depth: usize,
+    },
     Tabular(ast::TabularExpr),
     Function(ast::FunctionDef),
     /// An already planned relation: the piped input of `invoke`.
@@ -201,6 +211,7 @@ impl<'a> Planner<'a> {
                 matches!(function.body, ast::LetBody::Tabular(_)) && function.params.is_empty()
             }
             Some(Binding::Relation(_)) => true,
+            Some(Binding::Argument { .. }) => false,
             None => self.catalog.table(name).is_some(),
         }
     }
@@ -238,7 +249,10 @@ impl<'a> Planner<'a> {
                     }
                 }
                 ast::ParamKind::Scalar(_) => match named.or_else(|| positional.next()) {
-                    Some(arg) => Binding::Scalar(arg.value.clone()),
+                    Some(arg) => Binding::Argument {
+                        expr: arg.value.clone(),
+                        scope_depth: self.scopes.len(),
+                    },
                     None => match &param.default {
                         Some(default) => Binding::Scalar(default.clone()),
                         None => return Err(missing_argument(name, &param.name)),

@@ -10,6 +10,9 @@ use datafusion::logical_expr::{Expr, LogicalPlanBuilder, cast, lit, when};
 use kql::ast::{self, ExprKind};
 use kql::{Diagnostic, KqlType};
 
+use super::aggregate_expr::{
+    is_aggregate_call, is_hidden_aggregate, next_column_name, replace_aggregates,
+};
 use super::expr::to_bool;
 use super::{Column, Planner, Relation, Typed, column_expr, column_exprs, physical_type, project};
 use crate::error::EngineError;
@@ -41,6 +44,21 @@ const AGGREGATES: &[&str] = &[
     "variance",
     "make_set_if",
     "make_list_if",
+    "make_bag",
+    "make_bag_if",
+    "percentile",
+    "percentiles",
+    "percentiles_array",
+    "percentilew",
+    "percentilesw",
+    "percentilesw_array",
+    "covariance",
+    "covarianceif",
+    "covariancep",
+    "covariancepif",
+    "binary_all_and",
+    "binary_all_or",
+    "binary_all_xor",
     "stdevp",
     "variancep",
     "stdevif",
@@ -51,26 +69,11 @@ const AGGREGATES: &[&str] = &[
 
 /// KQL aggregate functions this engine does not implement yet.
 const UNSUPPORTED_AGGREGATES: &[&str] = &[
-    "percentile",
-    "percentiles",
-    "percentiles_array",
-    "percentilew",
-    "percentilesw",
-    "percentilesw_array",
-    "make_bag",
-    "make_bag_if",
     "hll",
     "hll_if",
     "hll_merge",
     "tdigest",
     "tdigest_merge",
-    "covariance",
-    "covarianceif",
-    "covariancep",
-    "covariancepif",
-    "binary_all_and",
-    "binary_all_or",
-    "binary_all_xor",
     "buildschema",
     "count_distinct",
     "count_distinctif",
@@ -84,8 +87,8 @@ pub(crate) fn is_aggregate(name: &str) -> bool {
 }
 
 /// An aggregate call planned into one or more output columns.
-struct PlannedAggregate {
-    exprs: Vec<(Expr, Column)>,
+pub(crate) struct PlannedAggregate {
+    pub(crate) exprs: Vec<(Expr, Column)>,
 }
 
 impl Planner<'_> {
@@ -109,12 +112,53 @@ impl Planner<'_> {
             columns.push(Column { name, ty: typed.ty });
         }
 
+        // Each output column after the keys: an aggregate column, or an
+        // expression over hidden aggregate columns such as
+        // `toupper(tohex(binary_all_or(x)))`.
+        let mut outputs: Vec<SummarizeOutput> = columns
+            .iter()
+            .cloned()
+            .map(SummarizeOutput::Column)
+            .collect();
         let mut aggregate_exprs = Vec::new();
+        let mut aggregate_columns = columns.clone();
+        let mut unnamed = 1;
+        let mut hidden_aggregates = Vec::new();
         for aggregate in &summarize.aggregates {
-            let planned = self.plan_aggregate(aggregate, &input, &mut used_names)?;
-            for (expr, column) in planned.exprs {
-                aggregate_exprs.push(expr);
-                columns.push(column);
+            let parts = if is_aggregate_call(&aggregate.expr) {
+                vec![aggregate.clone()]
+            } else {
+                // Hidden names count across all expressions so they stay
+                // unique.
+                let before = hidden_aggregates.len();
+                let rewritten = replace_aggregates(&aggregate.expr, &mut hidden_aggregates);
+                let found = hidden_aggregates[before..].to_vec();
+                if found.is_empty() {
+                    return Err(EngineError::semantic(Diagnostic::new(
+                        "`summarize` expects aggregate function calls such as count() or dcount(Account)",
+                        aggregate.expr.span,
+                    )));
+                }
+                let name = match aggregate.names.first() {
+                    Some(name) => name.name.clone(),
+                    None => next_column_name(&mut unnamed, &used_names),
+                };
+                let name = unique_name(&name, &mut used_names);
+                outputs.push(SummarizeOutput::Computed {
+                    name,
+                    expr: rewritten,
+                });
+                found
+            };
+            for part in &parts {
+                let planned = self.plan_aggregate(part, &input, &mut used_names)?;
+                for (expr, column) in planned.exprs {
+                    aggregate_exprs.push(expr);
+                    if !is_hidden_aggregate(part) {
+                        outputs.push(SummarizeOutput::Column(column.clone()));
+                    }
+                    aggregate_columns.push(column);
+                }
             }
         }
 
@@ -122,10 +166,26 @@ impl Planner<'_> {
             .aggregate(group_exprs, aggregate_exprs)
             .and_then(|b| b.build())
             .map_err(EngineError::plan)?;
+        let aggregated = project(plan, column_exprs(&aggregate_columns), aggregate_columns)?;
 
         // NOTE: over empty input without `by`, `countif` and `sum` return
         // null here where Kusto returns 0.
-        project(plan, column_exprs(&columns), columns)
+        let mut exprs = Vec::with_capacity(outputs.len());
+        let mut columns = Vec::with_capacity(outputs.len());
+        for output in outputs {
+            match output {
+                SummarizeOutput::Column(column) => {
+                    exprs.push(column_expr(&column.name).alias(&column.name));
+                    columns.push(column);
+                }
+                SummarizeOutput::Computed { name, expr } => {
+                    let typed = self.plan_expr(&expr, &aggregated)?;
+                    exprs.push(typed.expr.alias(&name));
+                    columns.push(Column { name, ty: typed.ty });
+                }
+            }
+        }
+        project(aggregated.plan, exprs, columns)
     }
 
     fn plan_aggregate(
@@ -246,10 +306,17 @@ impl Planner<'_> {
                 let out = unique_name(&out, used_names);
                 Ok(single(agg::first_value(value.expr, vec![]), out, value.ty))
             }
-            "make_set" | "make_list" | "makeset" | "makelist" | "make_set_if" | "make_list_if" => {
+            "make_set" | "make_list" | "makeset" | "makelist" | "make_set_if" | "make_list_if"
+            | "make_bag" | "make_bag_if" => {
                 let value = self.arg(call, &args, 0, input)?;
-                let is_set = name.contains("set");
-                let out = output_name(if is_set { "set" } else { "list" });
+                let collection = if name.contains("set") {
+                    Collection::Set
+                } else if name.contains("bag") {
+                    Collection::Bag
+                } else {
+                    Collection::List
+                };
+                let out = output_name(collection.name_prefix());
                 let mut expr = value.expr;
                 if name.ends_with("_if") {
                     let predicate = self.arg(call, &args, 1, input)?;
@@ -262,12 +329,50 @@ impl Planner<'_> {
                 // but keeps all values of a group in memory.
                 let aggregate = agg::array_agg(expr);
                 Ok(single(
-                    list_to_json(aggregate, value.ty, is_set),
+                    list_to_json(aggregate, value.ty, collection),
                     out,
                     KqlType::Dynamic,
                 ))
             }
             "arg_max" | "arg_min" => self.plan_arg_extreme(call, &args, named, input, used_names),
+            "percentile" | "percentiles" | "percentiles_array" | "percentilew" | "percentilesw"
+            | "percentilesw_array" => self.plan_percentiles(call, &args, named, input, used_names),
+            "covariance" | "covariancep" | "covarianceif" | "covariancepif" => {
+                let x = self.arg(call, &args, 0, input)?;
+                let y = self.arg(call, &args, 1, input)?;
+                let out = explicit.clone().unwrap_or_else(|| {
+                    let names: Vec<String> =
+                        args.iter().take(2).filter_map(|a| plain_name(a)).collect();
+                    format!("{name}_{}", names.join("_"))
+                });
+                let out = unique_name(&out, used_names);
+                let mut x = cast(x.expr, DataType::Float64);
+                let mut y = cast(y.expr, DataType::Float64);
+                if name.ends_with("if") {
+                    let predicate = to_bool(self.arg(call, &args, 2, input)?);
+                    x = when(predicate.clone(), x)
+                        .end()
+                        .map_err(EngineError::internal)?;
+                    y = when(predicate, y).end().map_err(EngineError::internal)?;
+                }
+                let aggregate = if name.starts_with("covariancep") {
+                    agg::covar_pop(x, y)
+                } else {
+                    agg::covar_samp(x, y)
+                };
+                Ok(single(aggregate, out, KqlType::Real))
+            }
+            "binary_all_and" | "binary_all_or" | "binary_all_xor" => {
+                let value = self.arg(call, &args, 0, input)?;
+                let out = output_name(name);
+                let value = cast(value.expr, DataType::Int64);
+                let aggregate = match name {
+                    "binary_all_and" => agg::bit_and(value),
+                    "binary_all_or" => agg::bit_or(value),
+                    _ => agg::bit_xor(value),
+                };
+                Ok(single(aggregate, out, KqlType::Long))
+            }
             _ => Err(EngineError::not_supported(Diagnostic::new(
                 format!("aggregate `{name}` is not supported yet"),
                 call.name.span,
@@ -275,7 +380,7 @@ impl Planner<'_> {
         }
     }
 
-    fn arg(
+    pub(crate) fn arg(
         &mut self,
         call: &ast::Call,
         args: &[&ast::Expr],
@@ -358,43 +463,109 @@ impl Planner<'_> {
     }
 }
 
+/// One output column of `summarize` after its keys.
+enum SummarizeOutput {
+    /// A key or an aggregate column, output as it is.
+    Column(Column),
+    /// An expression over aggregate columns, with its output name.
+    Computed { name: String, expr: ast::Expr },
+}
+
+/// The kind of collection a list aggregate builds from a group's values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Collection {
+    /// `make_list`: every value, in input order.
+    List,
+    /// `make_set`: distinct values in first-seen order; the elements of an
+    /// array value count as separate values.
+    Set,
+    /// `make_bag`: the properties of every bag value merged into one bag;
+    /// when a key repeats, the first value seen wins. Values that are not
+    /// bags are skipped.
+    Bag,
+}
+
+impl Collection {
+    /// Returns the prefix of the generated column name (`set_x`, `list_x`,
+    /// `bag_x`).
+    fn name_prefix(self) -> &'static str {
+        match self {
+            Collection::List => "list",
+            Collection::Set => "set",
+            Collection::Bag => "bag",
+        }
+    }
+}
+
 /// Converts a DataFusion list aggregate into dynamic JSON text.
-fn list_to_json(list: Expr, ty: KqlType, distinct: bool) -> Expr {
+fn list_to_json(list: Expr, ty: KqlType, collection: Collection) -> Expr {
     let body: udf::ArrayFn = Arc::new(move |arrays: &[ArrayRef]| {
         let lists = &arrays[0];
         let out: StringArray = (0..lists.len())
             .map(|row| {
-                let items = if lists.is_null(row) {
-                    Vec::new()
+                let values = if lists.is_null(row) {
+                    None
                 } else {
-                    let values = match lists.data_type() {
-                        DataType::List(_) => lists.as_list::<i32>().value(row),
-                        DataType::LargeList(_) => lists.as_list::<i64>().value(row),
-                        _ => return Some("[]".to_string()),
-                    };
-                    let mut items: Vec<serde_json::Value> = Vec::new();
-                    let mut seen: HashSet<String> = HashSet::new();
-                    for i in (0..values.len()).filter(|&i| values.is_valid(i)) {
-                        let item = value::to_json(&values, i, ty);
-                        if !distinct || seen.insert(item.to_string()) {
-                            items.push(item);
-                        }
+                    match lists.data_type() {
+                        DataType::List(_) => Some(lists.as_list::<i32>().value(row)),
+                        DataType::LargeList(_) => Some(lists.as_list::<i64>().value(row)),
+                        _ => None,
                     }
-                    items
                 };
-                Some(serde_json::Value::Array(items).to_string())
+                let items: Vec<serde_json::Value> = values
+                    .map(|values| {
+                        (0..values.len())
+                            .filter(|&i| values.is_valid(i))
+                            .map(|i| value::to_json(&values, i, ty))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                Some(collect_items(items, collection).to_string())
             })
             .collect();
         Ok(Arc::new(out) as ArrayRef)
     });
-    let name = format!(
-        "list_to_json_{ty}_{}",
-        if distinct { "set" } else { "list" }
-    );
+    let name = format!("list_to_json_{ty}_{}", collection.name_prefix());
     udf::call(&name, DataType::Utf8, false, body, vec![list])
 }
 
-fn strip_parens(expr: &ast::Expr) -> &ast::Expr {
+/// Builds the JSON result of a list aggregate from the group's non-null
+/// values.
+fn collect_items(items: Vec<serde_json::Value>, collection: Collection) -> serde_json::Value {
+    use serde_json::Value;
+    match collection {
+        Collection::List => Value::Array(items),
+        Collection::Set => {
+            let mut seen: HashSet<String> = HashSet::new();
+            let mut out = Vec::new();
+            for item in items {
+                let elements = match item {
+                    Value::Array(elements) => elements,
+                    other => vec![other],
+                };
+                for element in elements {
+                    if seen.insert(element.to_string()) {
+                        out.push(element);
+                    }
+                }
+            }
+            Value::Array(out)
+        }
+        Collection::Bag => {
+            let mut bag = serde_json::Map::new();
+            for item in items {
+                if let Value::Object(properties) = item {
+                    for (key, value) in properties {
+                        bag.entry(key).or_insert(value);
+                    }
+                }
+            }
+            Value::Object(bag)
+        }
+    }
+}
+
+pub(crate) fn strip_parens(expr: &ast::Expr) -> &ast::Expr {
     match &expr.kind {
         ExprKind::Paren(inner) => strip_parens(inner),
         _ => expr,
@@ -403,7 +574,7 @@ fn strip_parens(expr: &ast::Expr) -> &ast::Expr {
 
 /// The column name a plain column argument gives: `Account` for
 /// `dcount(Account)`.
-fn plain_name(expr: &ast::Expr) -> Option<String> {
+pub(crate) fn plain_name(expr: &ast::Expr) -> Option<String> {
     match &strip_parens(expr).kind {
         ExprKind::Name(ident) => Some(ident.name.clone()),
         _ => None,
@@ -436,5 +607,35 @@ pub(crate) fn unique_name(name: &str, used: &mut HashSet<String>) -> String {
             return candidate;
         }
         suffix += 1;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn make_set_flattens_arrays() {
+        let items = vec![json!(["A1", "A2"]), json!(["A2", "C1"]), json!("C2")];
+        assert_eq!(
+            collect_items(items, Collection::Set),
+            json!(["A1", "A2", "C1", "C2"])
+        );
+    }
+
+    #[test]
+    fn make_list_keeps_arrays() {
+        let items = vec![json!([1]), json!([1])];
+        assert_eq!(collect_items(items, Collection::List), json!([[1], [1]]));
+    }
+
+    #[test]
+    fn make_bag_merges_first_wins() {
+        let items = vec![json!({"a": 1}), json!(3), json!({"a": 2, "b": 3})];
+        assert_eq!(
+            collect_items(items, Collection::Bag),
+            json!({"a": 1, "b": 3})
+        );
     }
 }

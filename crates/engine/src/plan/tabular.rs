@@ -85,22 +85,40 @@ impl Planner<'_> {
         function: &ast::FunctionDef,
         piped: Option<Relation>,
     ) -> Result<Relation, EngineError> {
-        let ast::LetBody::Tabular(body) = &function.body else {
-            return Err(EngineError::semantic(Diagnostic::new(
-                format!(
-                    "`{}` returns a scalar and cannot be used as a table",
-                    call.name.name
-                ),
-                call.name.span,
-            )));
+        // The parser keeps a body that is a bare name or call, such as
+        // `{ foo1(1, 100, step) }`, as a scalar. Used as a table, it is the
+        // table or tabular function it names.
+        let body = match &function.body {
+            ast::LetBody::Tabular(body) => body.clone(),
+            ast::LetBody::Scalar(expr) => match &expr.kind {
+                ExprKind::Name(ident) => ast::TabularExpr {
+                    source: Source::Table(ident.clone()),
+                    operators: Vec::new(),
+                    span: expr.span,
+                },
+                ExprKind::Call(inner) => ast::TabularExpr {
+                    source: Source::Call(inner.clone()),
+                    operators: Vec::new(),
+                    span: expr.span,
+                },
+                _ => {
+                    return Err(EngineError::semantic(Diagnostic::new(
+                        format!(
+                            "`{}` returns a scalar and cannot be used as a table",
+                            call.name.name
+                        ),
+                        call.name.span,
+                    )));
+                }
+            },
         };
         self.enter_function(&call.name, function, &call.args, piped)?;
-        let result = self.plan_tabular(body);
+        let result = self.plan_tabular(&body);
         self.leave_function();
         result
     }
 
-    fn plan_table_name(&mut self, ident: &ast::Ident) -> Result<Relation, EngineError> {
+    pub(crate) fn plan_table_name(&mut self, ident: &ast::Ident) -> Result<Relation, EngineError> {
         match self.lookup(&ident.name) {
             Some(Binding::Relation(relation)) => return Ok(relation),
             Some(Binding::Function(function)) if function.params.is_empty() => {
@@ -175,7 +193,12 @@ impl Planner<'_> {
             };
         }
         let relation = self.plan_tabular(leg)?;
-        Ok(vec![("union_arg".to_string(), relation)])
+        // A leg that ends with `as Name` is named `Name` in `withsource=`.
+        let name = match leg.operators.last().map(|o| &o.kind) {
+            Some(OperatorKind::As(ident)) => ident.name.clone(),
+            _ => "union_arg".to_string(),
+        };
+        Ok(vec![(name, relation)])
     }
 
     fn plan_datatable(&mut self, datatable: &ast::Datatable) -> Result<Relation, EngineError> {
@@ -501,6 +524,11 @@ impl Planner<'_> {
                 ))),
             },
             OperatorKind::GetSchema => self.get_schema(input),
+            OperatorKind::MvExpand(spec) => self.plan_mv_expand(input, spec),
+            OperatorKind::ProjectByNames(items) => self.project_by_names(input, items),
+            OperatorKind::Parse(spec) => self.plan_parse(input, spec, false, operator.span),
+            OperatorKind::ParseWhere(spec) => self.plan_parse(input, spec, true, operator.span),
+            OperatorKind::ParseKv(spec) => self.plan_parse_kv(input, spec),
             OperatorKind::Unsupported { name, .. } => {
                 Err(EngineError::not_supported(Diagnostic::new(
                     format!("operator `{name}` is not supported yet"),
@@ -594,6 +622,61 @@ impl Planner<'_> {
         Ok(current)
     }
 
+    /// Plans `project-by-names`: each item is a constant name pattern or a
+    /// dynamic array of them. Columns come out in the order of the
+    /// patterns, and the columns one wildcard matches in input order.
+    fn project_by_names(
+        &mut self,
+        input: Relation,
+        items: &[ast::Expr],
+    ) -> Result<Relation, EngineError> {
+        let mut patterns: Vec<(String, Span)> = Vec::new();
+        for item in items {
+            let typed = self.plan_expr(item, &input)?;
+            let is_dynamic = typed.ty == KqlType::Dynamic;
+            let Expr::Literal(ScalarValue::Utf8(Some(text)), _) =
+                simplify(coerce_to(typed, KqlType::String))?
+            else {
+                return Err(EngineError::semantic(Diagnostic::new(
+                    "`project-by-names` takes constant column names or dynamic arrays of them",
+                    item.span,
+                )));
+            };
+            match serde_json::from_str::<serde_json::Value>(&text) {
+                Ok(serde_json::Value::Array(names)) if is_dynamic => {
+                    for name in names {
+                        let name = crate::functions::arrays::element_text(&name);
+                        patterns.push((name, item.span));
+                    }
+                }
+                _ => patterns.push((text, item.span)),
+            }
+        }
+
+        let mut kept: Vec<Column> = Vec::new();
+        for (pattern, span) in patterns {
+            let matching: Vec<&Column> = input
+                .columns
+                .iter()
+                .filter(|c| wildcard_match(&pattern, &c.name))
+                .collect();
+            if matching.is_empty() && !pattern.contains('*') {
+                let ident = ast::Ident {
+                    name: pattern,
+                    span,
+                };
+                let names: Vec<&str> = input.columns.iter().map(|c| c.name.as_str()).collect();
+                return Err(unknown_name("column", &ident, &names));
+            }
+            for column in matching {
+                if !kept.iter().any(|k| k.name == column.name) {
+                    kept.push(column.clone());
+                }
+            }
+        }
+        select(input, kept)
+    }
+
     fn match_names(
         &self,
         input: &Relation,
@@ -615,7 +698,7 @@ impl Planner<'_> {
         Ok(matched)
     }
 
-    fn constant_count(
+    pub(crate) fn constant_count(
         &mut self,
         count: &ast::Expr,
         input: &Relation,
@@ -772,7 +855,7 @@ fn constant_i64(expr: Expr, span: Span) -> Result<i64, EngineError> {
     }
 }
 
-fn simplify(expr: Expr) -> Result<Expr, EngineError> {
+pub(crate) fn simplify(expr: Expr) -> Result<Expr, EngineError> {
     use datafusion::logical_expr::simplify::SimplifyContext;
     use datafusion::optimizer::simplify_expressions::ExprSimplifier;
     let context = SimplifyContext::default();
@@ -801,60 +884,90 @@ fn union_relations(
             ty: KqlType::String,
         });
     }
+
+    // A name that comes with different types in different legs becomes
+    // one column per type, named `{name}_{type}`. A generated name gets a
+    // numeric suffix when a leg already has a column of that name.
+    let mut types_by_name: Vec<(String, Vec<KqlType>)> = Vec::new();
     for (_, relation) in &legs {
         for column in &relation.columns {
-            match columns.iter().find(|c| c.name == column.name) {
-                Some(existing) if existing.ty == column.ty => {}
-                Some(_) => {
-                    let renamed = format!("{}_{}", column.name, column.ty);
-                    if !columns.iter().any(|c| c.name == renamed) {
-                        columns.push(Column {
-                            name: renamed,
-                            ty: column.ty,
-                        });
-                    }
-                }
-                None => columns.push(column.clone()),
+            match types_by_name.iter_mut().find(|(n, _)| *n == column.name) {
+                Some((_, types)) if !types.contains(&column.ty) => types.push(column.ty),
+                Some(_) => {}
+                None => types_by_name.push((column.name.clone(), vec![column.ty])),
             }
         }
     }
+    let plain_names: HashSet<String> = types_by_name
+        .iter()
+        .filter(|(_, types)| types.len() == 1)
+        .map(|(name, _)| name.clone())
+        .collect();
+    let mut used: HashSet<String> = columns.iter().map(|c| c.name.clone()).collect();
+    // (source name, source type) of every output column after the source
+    // column, in output order.
+    let mut sources: Vec<(String, KqlType)> = Vec::new();
+    for (name, types) in &types_by_name {
+        for ty in types {
+            let output = if types.len() == 1 {
+                used.insert(name.clone());
+                name.clone()
+            } else {
+                let base = format!("{name}_{ty}");
+                let mut candidate = base.clone();
+                let mut suffix = 1;
+                while plain_names.contains(&candidate) || used.contains(&candidate) {
+                    candidate = format!("{base}{suffix}");
+                    suffix += 1;
+                }
+                used.insert(candidate.clone());
+                candidate
+            };
+            sources.push((name.clone(), *ty));
+            columns.push(Column {
+                name: output,
+                ty: *ty,
+            });
+        }
+    }
+    let source_offset = usize::from(union.with_source.is_some());
+
     let inner = union
         .kind
         .as_ref()
         .is_some_and(|k| k.name.eq_ignore_ascii_case("inner"));
+    let mut keep_column: Vec<bool> = vec![true; columns.len()];
     if inner {
-        columns.retain(|c| {
-            union.with_source.as_ref().is_some_and(|s| s.name == c.name)
-                || legs.iter().all(|(_, r)| {
-                    r.columns
-                        .iter()
-                        .any(|rc| rc.name == c.name && rc.ty == c.ty)
-                })
-        });
+        for (index, (name, ty)) in sources.iter().enumerate() {
+            keep_column[index + source_offset] = legs
+                .iter()
+                .all(|(_, r)| r.columns.iter().any(|rc| rc.name == *name && rc.ty == *ty));
+        }
     }
 
     let mut builder: Option<LogicalPlanBuilder> = None;
-    for (name, relation) in legs {
-        let exprs: Vec<Expr> = columns
-            .iter()
-            .map(|c| {
-                if union.with_source.as_ref().is_some_and(|s| s.name == c.name) {
-                    return lit(name.clone()).alias(&c.name);
-                }
-                let source = relation.columns.iter().find(|rc| {
-                    (rc.name == c.name && rc.ty == c.ty)
-                        || format!("{}_{}", rc.name, rc.ty) == c.name
-                });
-                match source {
-                    Some(rc) => column_expr(&rc.name).alias(&c.name),
-                    None => {
-                        let null =
-                            ScalarValue::try_from(physical_type(c.ty)).unwrap_or(ScalarValue::Null);
-                        lit(null).alias(&c.name)
-                    }
-                }
-            })
-            .collect();
+    for (leg_name, relation) in legs {
+        let mut exprs: Vec<Expr> = Vec::new();
+        if let Some(source) = &union.with_source {
+            exprs.push(lit(leg_name.clone()).alias(&source.name));
+        }
+        for (index, (name, ty)) in sources.iter().enumerate() {
+            let column = &columns[index + source_offset];
+            if !keep_column[index + source_offset] {
+                continue;
+            }
+            let present = relation
+                .columns
+                .iter()
+                .any(|rc| rc.name == *name && rc.ty == *ty);
+            let expr = if present {
+                column_expr(name)
+            } else {
+                let null = ScalarValue::try_from(physical_type(*ty)).unwrap_or(ScalarValue::Null);
+                lit(null)
+            };
+            exprs.push(expr.alias(&column.name));
+        }
         let plan = LogicalPlanBuilder::from(relation.plan)
             .project(exprs)
             .and_then(|b| b.build())
@@ -868,5 +981,10 @@ fn union_relations(
         .expect("at least one leg")
         .build()
         .map_err(EngineError::plan)?;
+    let columns = columns
+        .into_iter()
+        .zip(keep_column)
+        .filter_map(|(column, keep)| keep.then_some(column))
+        .collect();
     Ok(Relation { plan, columns })
 }

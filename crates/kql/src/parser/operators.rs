@@ -3,7 +3,8 @@
 use super::{PResult, Parser};
 use crate::ast::{
     Expr, ExprKind, Ident, Join, JoinCondition, Literal, MvExpand, MvExpandColumn, Operator,
-    OperatorKind, Parse, ParsePart, ProjectReorderItem, SortKey, Source, Summarize, TabularExpr,
+    OperatorKind, Parse, ParseKv, ParsePart, ProjectReorderItem, SortKey, Source, Summarize,
+    TabularExpr,
 };
 use crate::diagnostic::Diagnostic;
 use crate::lexer::{self, TokenKind};
@@ -18,9 +19,7 @@ const UNMODELED_OPERATORS: &[&str] = &[
     "mv-apply",
     "mvapply",
     "scan",
-    "parse-kv",
     "reduce",
-    "project-by-names",
     "project-smart",
     "partition",
     "facet",
@@ -112,12 +111,14 @@ impl Parser<'_> {
                 }
             }
             "distinct" => OperatorKind::Distinct(self.parse_expr_list()?),
+            "project-by-names" => OperatorKind::ProjectByNames(self.parse_expr_list()?),
             "union" => OperatorKind::Union(self.parse_union_spec(start)?),
             "join" => OperatorKind::Join(self.parse_join(start)?),
             "lookup" => OperatorKind::Lookup(self.parse_join(start)?),
             "mv-expand" | "mvexpand" => OperatorKind::MvExpand(self.parse_mv_expand()?),
             "parse" => OperatorKind::Parse(self.parse_parse()?),
             "parse-where" => OperatorKind::ParseWhere(self.parse_parse()?),
+            "parse-kv" => OperatorKind::ParseKv(self.parse_parse_kv()?),
             "evaluate" => self.parse_evaluate()?,
             "invoke" => OperatorKind::Invoke(self.parse_call()?),
             "as" => {
@@ -478,7 +479,7 @@ impl Parser<'_> {
             } else if self.eat_option("with_itemindex")? {
                 spec.with_item_index = Some(self.parse_ident("after `with_itemindex=`")?);
             } else if self.eat_option("kind")? {
-                self.parse_ident("after `kind=`")?;
+                spec.bag_expansion = Some(self.parse_ident("after `kind=`")?);
             } else if self.parse_hint()?.is_none() {
                 break;
             }
@@ -503,6 +504,24 @@ impl Parser<'_> {
             spec.limit = Some(self.parse_expr()?);
         }
         Ok(spec)
+    }
+
+    /// Parses `expr as (col: type, ...) [with (option = value, ...)]` for
+    /// `parse-kv`.
+    fn parse_parse_kv(&mut self) -> PResult<ParseKv> {
+        let source = self.parse_expr()?;
+        self.expect_word("as", "after the `parse-kv` source expression")?;
+        let columns = self.parse_column_decls("to start the `parse-kv` column list")?;
+        let options = if self.eat_word("with")? {
+            self.parse_call_args()?
+        } else {
+            Vec::new()
+        };
+        Ok(ParseKv {
+            source,
+            columns,
+            options,
+        })
     }
 
     /// Parses `[kind=..] [flags=..] expr with pattern` for `parse` and

@@ -838,6 +838,10 @@ fn mv_expand_forms() {
         single_op("T | mvexpand x"),
         OperatorKind::MvExpand(_)
     ));
+    let OperatorKind::MvExpand(m) = single_op("T | mv-expand kind=array b") else {
+        panic!("expected mv-expand");
+    };
+    assert_eq!(m.bag_expansion.unwrap().name, "array");
 }
 
 #[test]
@@ -1012,4 +1016,31 @@ fn error_too_deep() {
     let query = format!("print {}1{}", "(".repeat(300), ")".repeat(300));
     let err = parse_err(&query);
     assert!(err.message.contains("nested too deeply"), "{}", err.message);
+}
+
+#[test]
+fn project_by_names_takes_expressions() {
+    let OperatorKind::ProjectByNames(items) =
+        single_op(r#"T | project-by-names "Name", dynamic(["C*"]), column_names_of(S)"#)
+    else {
+        panic!("expected project-by-names");
+    };
+    assert_eq!(items.len(), 3);
+}
+
+#[test]
+fn parse_kv_columns_and_options() {
+    let OperatorKind::ParseKv(kv) = single_op(
+        "T | parse-kv str as (['event time']: datetime, src: string) with (pair_delimiter=' ', quote='\"')",
+    ) else {
+        panic!("expected parse-kv");
+    };
+    assert_eq!(kv.columns.len(), 2);
+    assert_eq!(kv.columns[0].name.name, "event time");
+    assert_eq!(kv.options.len(), 2);
+    assert_eq!(kv.options[1].name.as_ref().unwrap().name, "quote");
+    let OperatorKind::ParseKv(kv) = single_op("T | parse-kv str as (Text: string)") else {
+        panic!("expected parse-kv");
+    };
+    assert!(kv.options.is_empty());
 }
