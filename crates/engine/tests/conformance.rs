@@ -13,6 +13,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::fs;
 use std::panic::{self, AssertUnwindSafe};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, Once, mpsc};
 use std::thread;
@@ -22,14 +23,23 @@ use serde_json::Value;
 
 use compare::{CaseRules, compare_tables, type_differences};
 
-const CASES_PATH: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../../../shared/corpus/kql-conformance/cases.jsonl"
-);
-const BASELINE_PATH: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/tests/conformance-baseline.json"
-);
+/// The crate folder, read when the test runs: Cargo can reuse a test binary
+/// built in another checkout that shares the build cache, and a path fixed
+/// at compile time would then point into that checkout.
+fn manifest_dir() -> PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into())
+        .into()
+}
+
+fn cases_path() -> PathBuf {
+    manifest_dir().join("../../../shared/corpus/kql-conformance/cases.jsonl")
+}
+
+fn baseline_path() -> PathBuf {
+    manifest_dir().join("tests/conformance-baseline.json")
+}
+
 const FAILURES_PATH: &str = concat!(env!("CARGO_TARGET_TMPDIR"), "/conformance-failures.txt");
 
 /// The `now()` of every case. No case reads the clock, but a fixed instant
@@ -66,7 +76,7 @@ enum Outcome {
 #[test]
 fn conformance_cases() {
     let cases = load_cases();
-    assert!(!cases.is_empty(), "no cases in {CASES_PATH}");
+    assert!(!cases.is_empty(), "no cases in {}", cases_path().display());
     install_quiet_panic_hook();
 
     let started = Instant::now();
@@ -92,21 +102,23 @@ fn conformance_cases() {
 
 /// Reads every case of the corpus file.
 fn load_cases() -> Vec<Case> {
-    let text = fs::read_to_string(CASES_PATH).unwrap_or_else(|error| {
-        panic!("reading {CASES_PATH} failed: {error}. The corpus folder `shared` must sit beside the repository")
+    let path = cases_path();
+    let path = path.display();
+    let text = fs::read_to_string(cases_path()).unwrap_or_else(|error| {
+        panic!("reading {path} failed: {error}. The corpus folder `shared` must sit beside the repository")
     });
     text.lines()
         .enumerate()
         .filter(|(_, line)| !line.trim().is_empty())
         .map(|(index, line)| {
             let case: Value = serde_json::from_str(line).unwrap_or_else(|error| {
-                panic!("line {} of {CASES_PATH} is not JSON: {error}", index + 1)
+                panic!("line {} of {path} is not JSON: {error}", index + 1)
             });
             let text_field = |name: &str| {
                 case[name]
                     .as_str()
                     .unwrap_or_else(|| {
-                        panic!("line {} of {CASES_PATH} has no string `{name}`", index + 1)
+                        panic!("line {} of {path} has no string `{name}`", index + 1)
                     })
                     .to_string()
             };
@@ -381,17 +393,19 @@ fn failure_report(cases: &[Case], outcomes: &[Outcome]) -> String {
 /// Fails when the total or any area passes fewer cases than the baseline
 /// file requires, and prints a hint when the counts rose above it.
 fn check_baseline(total_passed: usize, passed_by_area: &BTreeMap<String, usize>) {
-    let text = fs::read_to_string(BASELINE_PATH)
-        .unwrap_or_else(|error| panic!("reading the baseline {BASELINE_PATH} failed: {error}"));
+    let path = baseline_path();
+    let path = path.display();
+    let text = fs::read_to_string(baseline_path())
+        .unwrap_or_else(|error| panic!("reading the baseline {path} failed: {error}"));
     let baseline: Value = serde_json::from_str(&text)
-        .unwrap_or_else(|error| panic!("the baseline {BASELINE_PATH} is not valid JSON: {error}"));
+        .unwrap_or_else(|error| panic!("the baseline {path} is not valid JSON: {error}"));
     let baseline_total = baseline["total"]
         .as_u64()
-        .unwrap_or_else(|| panic!("the baseline {BASELINE_PATH} has no integer `total`"))
+        .unwrap_or_else(|| panic!("the baseline {path} has no integer `total`"))
         as usize;
     let baseline_areas = baseline["areas"]
         .as_object()
-        .unwrap_or_else(|| panic!("the baseline {BASELINE_PATH} has no object `areas`"));
+        .unwrap_or_else(|| panic!("the baseline {path} has no object `areas`"));
 
     let mut regressions = Vec::new();
     let mut improvements = Vec::new();
@@ -403,9 +417,10 @@ fn check_baseline(total_passed: usize, passed_by_area: &BTreeMap<String, usize>)
         improvements.push(format!("raise the baseline total to {total_passed}"));
     }
     for (area, minimum) in baseline_areas {
-        let minimum = minimum.as_u64().unwrap_or_else(|| {
-            panic!("the baseline of area `{area}` in {BASELINE_PATH} is not an integer")
-        }) as usize;
+        let minimum = minimum
+            .as_u64()
+            .unwrap_or_else(|| panic!("the baseline of area `{area}` in {path} is not an integer"))
+            as usize;
         let passed = passed_by_area.get(area).copied().unwrap_or(0);
         if passed < minimum {
             regressions.push(format!("area {area}: {passed} passed, baseline {minimum}"));
@@ -420,7 +435,7 @@ fn check_baseline(total_passed: usize, passed_by_area: &BTreeMap<String, usize>)
     }
 
     if !improvements.is_empty() {
-        println!("more cases pass than {BASELINE_PATH} requires:");
+        println!("more cases pass than {path} requires:");
         for improvement in &improvements {
             println!("  {improvement}");
         }
