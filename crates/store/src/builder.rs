@@ -4,8 +4,10 @@
 //! A source sets the columns it can fill for one row, then calls
 //! [`TableBatchBuilder::finish_row`]. Values of the current row wait in a
 //! per-column scratch slot until then, so a column may be set twice (the
-//! last value wins) and the cost of a row is one append per column, not one
-//! allocation per column.
+//! last value wins). A row costs one append per column it sets: a column
+//! catches up on the nulls of the rows that left it unset when it is next
+//! set or when the batch is finished, and a column no row of the batch set
+//! becomes one null array without any Arrow builder.
 
 use std::fmt;
 use std::ops::Range;
@@ -13,7 +15,7 @@ use std::sync::Arc;
 
 use arrow::array::{
     ArrayRef, BooleanBuilder, Float64Builder, Int32Builder, Int64Builder, StringBuilder,
-    TimestampMicrosecondBuilder,
+    TimestampMicrosecondBuilder, new_null_array,
 };
 use arrow::datatypes::SchemaRef;
 use arrow::record_batch::RecordBatch;
@@ -90,6 +92,33 @@ impl ColumnBuilder {
         }
     }
 
+    fn append_nulls(&mut self, count: usize) {
+        match self {
+            ColumnBuilder::Utf8(b) => b.append_nulls(count),
+            ColumnBuilder::Int32(b) => b.append_nulls(count),
+            ColumnBuilder::Int64(b) => b.append_nulls(count),
+            ColumnBuilder::Float64(b) => b.append_nulls(count),
+            ColumnBuilder::Boolean(b) => b.append_nulls(count),
+            ColumnBuilder::Micros(b) => b.append_nulls(count),
+        }
+    }
+
+    /// Appends a pending value, or a null when the value does not match
+    /// the column's type (the setters check types, so this never happens).
+    fn append(&mut self, pending: &Pending, row_text: &str) {
+        match (self, pending) {
+            (ColumnBuilder::Utf8(b), Pending::Text(range)) => {
+                b.append_value(&row_text[range.clone()])
+            }
+            (ColumnBuilder::Int32(b), Pending::Int(v)) => b.append_value(*v),
+            (ColumnBuilder::Int64(b), Pending::Long(v)) => b.append_value(*v),
+            (ColumnBuilder::Float64(b), Pending::Real(v)) => b.append_value(*v),
+            (ColumnBuilder::Boolean(b), Pending::Bool(v)) => b.append_value(*v),
+            (ColumnBuilder::Micros(b), Pending::Micros(v)) => b.append_value(*v),
+            (builder, _) => builder.append_nulls(1),
+        }
+    }
+
     fn finish(&mut self) -> ArrayRef {
         match self {
             ColumnBuilder::Utf8(b) => Arc::new(b.finish()),
@@ -117,7 +146,12 @@ impl ColumnBuilder {
 pub struct TableBatchBuilder {
     table: &'static TableDef,
     schema: SchemaRef,
-    columns: Vec<ColumnBuilder>,
+    /// One builder per KQL column, created when a row first sets the column.
+    columns: Vec<Option<ColumnBuilder>>,
+    /// Rows appended to each column's builder so far in this batch.
+    column_rows: Vec<usize>,
+    /// Expected rows per batch, the capacity of new builders.
+    capacity: usize,
     pending: Vec<Pending>,
     /// Indices of the columns set in the current row, to reset them cheaply.
     touched: Vec<usize>,
@@ -146,11 +180,7 @@ impl TableBatchBuilder {
         ingest_ticks: i64,
         capacity: usize,
     ) -> TableBatchBuilder {
-        let columns = table
-            .columns
-            .iter()
-            .map(|c| ColumnBuilder::new(c.ty, capacity))
-            .collect();
+        let columns = table.columns.iter().map(|_| None).collect();
         let time_column = table
             .column_index(TIME_COLUMN)
             .filter(|&i| table.columns[i].ty == KqlType::Datetime);
@@ -158,6 +188,8 @@ impl TableBatchBuilder {
             table,
             schema: storage_schema(table),
             columns,
+            column_rows: vec![0; table.columns.len()],
+            capacity,
             pending: vec![Pending::Unset; table.columns.len()],
             touched: Vec::with_capacity(table.columns.len()),
             row_text: String::with_capacity(4096),
@@ -348,24 +380,13 @@ impl TableBatchBuilder {
             });
         };
 
-        for (col, builder) in self.columns.iter_mut().enumerate() {
-            let pending = &self.pending[col];
-            match (builder, pending) {
-                (ColumnBuilder::Utf8(b), Pending::Text(range)) => {
-                    b.append_value(&self.row_text[range.clone()])
-                }
-                (ColumnBuilder::Utf8(b), _) => b.append_null(),
-                (ColumnBuilder::Int32(b), Pending::Int(v)) => b.append_value(*v),
-                (ColumnBuilder::Int32(b), _) => b.append_null(),
-                (ColumnBuilder::Int64(b), Pending::Long(v)) => b.append_value(*v),
-                (ColumnBuilder::Int64(b), _) => b.append_null(),
-                (ColumnBuilder::Float64(b), Pending::Real(v)) => b.append_value(*v),
-                (ColumnBuilder::Float64(b), _) => b.append_null(),
-                (ColumnBuilder::Boolean(b), Pending::Bool(v)) => b.append_value(*v),
-                (ColumnBuilder::Boolean(b), _) => b.append_null(),
-                (ColumnBuilder::Micros(b), Pending::Micros(v)) => b.append_value(*v),
-                (ColumnBuilder::Micros(b), _) => b.append_null(),
-            }
+        for &col in &self.touched {
+            let capacity = self.capacity;
+            let ty = self.table.columns[col].ty;
+            let builder = self.columns[col].get_or_insert_with(|| ColumnBuilder::new(ty, capacity));
+            builder.append_nulls(self.rows - self.column_rows[col]);
+            builder.append(&self.pending[col], &self.row_text);
+            self.column_rows[col] = self.rows + 1;
         }
 
         self.time_ticks.append_value(ticks);
@@ -397,7 +418,19 @@ impl TableBatchBuilder {
     /// Returns the finished rows as one batch and starts an empty one. A row
     /// in progress (set but not finished) is kept.
     pub fn finish(&mut self) -> RecordBatch {
-        let mut arrays: Vec<ArrayRef> = self.columns.iter_mut().map(|b| b.finish()).collect();
+        let rows = self.rows;
+        let mut arrays: Vec<ArrayRef> = Vec::with_capacity(self.schema.fields().len());
+        for (col, builder) in self.columns.iter_mut().enumerate() {
+            let array = match builder {
+                Some(builder) => {
+                    builder.append_nulls(rows - self.column_rows[col]);
+                    builder.finish()
+                }
+                None => new_null_array(self.schema.field(col).data_type(), rows),
+            };
+            self.column_rows[col] = 0;
+            arrays.push(array);
+        }
         arrays.push(Arc::new(self.time_ticks.finish()));
         arrays.push(Arc::new(self.date.finish()));
         arrays.push(Arc::new(self.import_id.finish()));
@@ -484,6 +517,44 @@ mod tests {
             .as_any()
             .downcast_ref::<T>()
             .unwrap_or_else(|| panic!("column {name} has another type"))
+    }
+
+    #[test]
+    fn fills_nulls_around_sparse_values() {
+        let mut builder = TableBatchBuilder::new(&TEST_TABLE, "import-1", 42, 2);
+        for row in 0..5 {
+            if row == 2 {
+                builder.set_int(1, 4625);
+            }
+            if row == 4 {
+                builder.set_string(0, "PC02");
+            }
+            builder.set_time_generated(TICKS + row);
+            builder.finish_row().unwrap();
+        }
+        let batch = builder.finish();
+        assert_eq!(batch.num_rows(), 5);
+
+        let event_id = column::<Int32Array>(&batch, "EventID");
+        let ids: Vec<Option<i32>> = event_id.iter().collect();
+        assert_eq!(ids, vec![None, None, Some(4625), None, None]);
+
+        let computer = column::<StringArray>(&batch, "Computer");
+        let names: Vec<Option<&str>> = computer.iter().collect();
+        assert_eq!(names, vec![None, None, None, None, Some("PC02")]);
+
+        let bytes = column::<Int64Array>(&batch, "Bytes");
+        assert_eq!(bytes.null_count(), 5, "a column no row set is all null");
+
+        // The next batch starts from an empty state.
+        builder.set_int(1, 1);
+        builder.set_time_generated(TICKS);
+        builder.finish_row().unwrap();
+        let batch = builder.finish();
+        let event_id = column::<Int32Array>(&batch, "EventID");
+        assert_eq!(event_id.len(), 1);
+        assert_eq!(event_id.value(0), 1);
+        assert_eq!(column::<StringArray>(&batch, "Computer").null_count(), 1);
     }
 
     #[test]
