@@ -17,7 +17,7 @@ use clap::Subcommand;
 use indicatif::{ProgressBar, ProgressStyle};
 use ingest::evtx::{EvtxFileStats, EvtxReader, TableBatch};
 use serde_json::json;
-use store::{Import, Workspace};
+use store::{Import, ImportState, Workspace};
 
 /// Failures listed per file in the summary; all are counted.
 const MAX_REPORTED_FAILURES: usize = 20;
@@ -179,13 +179,26 @@ async fn try_import_file(workspace: &Workspace, file: &Path) -> anyhow::Result<F
     let import_id = tokio::task::spawn_blocking(move || ingest::sha256_file(&path))
         .await?
         .with_context(|| format!("cannot read {}", file.display()))?;
-    if workspace.is_imported(&import_id).await? {
-        return Ok(FileOutcome::Skipped);
+    let mut import = workspace.begin_import(&import_id, &file.display().to_string());
+    // The tables this run writes, when it completes a partial import.
+    let mut resumed: Option<Vec<&str>> = None;
+    match workspace.import_state(&import_id).await? {
+        ImportState::New => {}
+        ImportState::Complete => return Ok(FileOutcome::Skipped),
+        ImportState::Partial { missing, mask } => {
+            let names: Vec<&str> = missing.iter().map(|t| t.name).collect();
+            tracing::warn!(
+                file = %file.display(),
+                tables = ?names,
+                "an earlier import of this file stopped between its commits; importing the rows of the missing tables"
+            );
+            import.resume(&missing, mask);
+            resumed = Some(names);
+        }
     }
 
     let ingest_ticks = engine::time::ticks_from_datetime(chrono::Utc::now());
     let reader = EvtxReader::new(&import_id, ingest_ticks);
-    let import = workspace.begin_import(&import_id, &file.display().to_string());
     let path = file.to_path_buf();
     let (written, read_result) =
         tokio::task::spawn_blocking(move || read_and_write(&reader, &path, import)).await?;
@@ -200,6 +213,7 @@ async fn try_import_file(workspace: &Workspace, file: &Path) -> anyhow::Result<F
         rows: stats
             .rows_per_table
             .iter()
+            .filter(|(table, _)| resumed.as_ref().is_none_or(|names| names.contains(table)))
             .map(|(k, v)| (k.to_string(), *v))
             .collect(),
         failures: stats

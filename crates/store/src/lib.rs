@@ -14,4 +14,4 @@ pub mod workspace;
 
 pub use error::StoreError;
 pub use schema::{ColumnDef, TableDef};
-pub use workspace::{Import, TableInfo, Workspace, WriteLock};
+pub use workspace::{Import, ImportState, TableInfo, Workspace, WriteLock};

@@ -18,10 +18,49 @@ use crate::schema::{DATE_COLUMN, TableDef, storage_schema};
 use crate::tables::ALL_TABLES;
 
 /// The Delta application id under which an import is recorded. Delta's
-/// `txn` action makes the import idempotent: a table whose log holds this
-/// id has the file's rows already.
+/// `txn` action makes the import idempotent: a table whose log contains this
+/// id has the file's rows already. The action's version is the import's
+/// table mask (see [`table_bit`]): the tables the import writes, so that an
+/// import committed to some of its tables only (a crash between the
+/// commits) can be told from a complete one.
 fn import_app_id(import_id: &str) -> String {
     format!("homesoc-import-{import_id}")
+}
+
+/// Returns the bit of a table in an import's table mask: its position in
+/// [`ALL_TABLES`], which only grows at the end.
+fn table_bit(name: &str) -> u64 {
+    ALL_TABLES
+        .iter()
+        .position(|t| t.name == name)
+        .map_or(0, |index| 1 << index)
+}
+
+/// Returns the tables of a table mask, in [`ALL_TABLES`] order.
+fn tables_of_mask(mask: u64) -> Vec<&'static TableDef> {
+    ALL_TABLES
+        .iter()
+        .enumerate()
+        .filter(|(index, _)| mask & (1 << index) != 0)
+        .map(|(_, table)| *table)
+        .collect()
+}
+
+/// How much of one import a workspace contains.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ImportState {
+    /// No table contains the import.
+    New,
+    /// Every table the import wrote contains it.
+    Complete,
+    /// Some tables contain the import and others it wrote do not, because
+    /// the import stopped between its per-table commits.
+    Partial {
+        /// Tables still missing the import's rows.
+        missing: Vec<&'static TableDef>,
+        /// The table mask that the committed tables recorded.
+        mask: u64,
+    },
 }
 
 /// The workspace's folder for an import's temporary files. Only an import
@@ -199,9 +238,11 @@ impl Workspace {
         Ok(delta)
     }
 
-    /// Returns true when any table already contains the rows of `import_id`.
-    pub async fn is_imported(&self, import_id: &str) -> Result<bool, StoreError> {
+    /// Returns how much of `import_id` the workspace contains.
+    pub async fn import_state(&self, import_id: &str) -> Result<ImportState, StoreError> {
         let app_id = import_app_id(import_id);
+        let mut present = 0u64;
+        let mut expected = 0u64;
         for table in ALL_TABLES {
             let Some(delta) = self.open_table(table.name).await? else {
                 continue;
@@ -213,11 +254,23 @@ impl Workspace {
                 .transaction_version(delta.log_store().as_ref(), &app_id)
                 .await
                 .map_err(|source| StoreError::delta(table.name, source))?;
-            if version.is_some() {
-                return Ok(true);
+            if let Some(mask) = version {
+                present |= table_bit(table.name);
+                // Imports made before table masks recorded version 1.
+                expected |= u64::try_from(mask).unwrap_or(0);
             }
         }
-        Ok(false)
+        let missing = expected & !present;
+        Ok(if present == 0 {
+            ImportState::New
+        } else if missing == 0 {
+            ImportState::Complete
+        } else {
+            ImportState::Partial {
+                missing: tables_of_mask(missing),
+                mask: expected,
+            }
+        })
     }
 
     /// Lists the tables that exist, with their row counts from the Delta log.
@@ -259,6 +312,7 @@ impl Workspace {
                 .join(format!("import-{}", uuid::Uuid::new_v4())),
             files: BTreeMap::new(),
             finished: Vec::new(),
+            resumed: None,
         }
     }
 }
@@ -288,6 +342,9 @@ pub struct Import {
     /// Tables whose files are closed, with their `add` actions, in name
     /// order, until committed.
     finished: Vec<(&'static TableDef, Vec<Add>)>,
+    /// The tables to write and the table mask to record, when set by
+    /// [`Import::resume`].
+    resumed: Option<(u64, u64)>,
 }
 
 impl Import {
@@ -298,6 +355,11 @@ impl Import {
         table: &'static TableDef,
         batch: RecordBatch,
     ) -> Result<(), StoreError> {
+        if let Some((tables, _)) = self.resumed
+            && tables & table_bit(table.name) == 0
+        {
+            return Ok(());
+        }
         let folder = self.workspace.table_path(table.name);
         let spool = self.spool_folder.join(table.name);
         let (_, files) = self
@@ -305,6 +367,14 @@ impl Import {
             .entry(table.name)
             .or_insert_with(|| (table, TableFiles::new(table, folder, spool)));
         files.write(batch)
+    }
+
+    /// Limits this import to the tables that a [partial](ImportState::Partial)
+    /// import still misses. Rows for other tables are dropped, since those
+    /// tables have them already, and the commits record `mask` again.
+    pub fn resume(&mut self, missing: &[&'static TableDef], mask: u64) {
+        let tables = missing.iter().fold(0, |bits, t| bits | table_bit(t.name));
+        self.resumed = Some((tables, mask));
     }
 
     /// Closes every table's files, encoding what was spooled. Blocks like
@@ -329,26 +399,42 @@ impl Import {
     /// carrying the import id as a Delta application transaction. Returns
     /// the tables written, in name order.
     ///
-    /// NOTE: a file whose records go to two tables gets two commits; a crash
-    /// between them leaves the first table's rows committed. The import id
-    /// in the first table then makes a rerun skip the file.
+    /// NOTE: a file whose records go to two tables gets two commits, so a
+    /// reader between them gets the first table's rows only. A crash between
+    /// them leaves a [partial](ImportState::Partial) import, which a rerun
+    /// completes through [`Import::resume`].
     pub async fn commit(mut self) -> Result<Vec<String>, StoreError> {
         self.finish_files()?;
+        let mask = match self.resumed {
+            Some((_, mask)) => mask,
+            None => self
+                .finished
+                .iter()
+                .fold(0, |bits, (table, _)| bits | table_bit(table.name)),
+        };
         let mut committed = Vec::new();
         while let Some((table, adds)) = self.finished.first() {
-            self.commit_table(table, adds).await?;
+            self.commit_table(table, adds, mask).await?;
             committed.push(table.name.to_string());
             self.finished.remove(0);
         }
         Ok(committed)
     }
 
-    async fn commit_table(&self, table: &'static TableDef, adds: &[Add]) -> Result<(), StoreError> {
+    async fn commit_table(
+        &self,
+        table: &'static TableDef,
+        adds: &[Add],
+        mask: u64,
+    ) -> Result<(), StoreError> {
         let name = table.name;
         let delta = self.workspace.ensure_table(table).await?;
         let actions: Vec<Action> = adds.iter().cloned().map(Action::Add).collect();
         let properties = CommitProperties::default()
-            .with_application_transaction(Transaction::new(import_app_id(&self.import_id), 1))
+            .with_application_transaction(Transaction::new(
+                import_app_id(&self.import_id),
+                i64::try_from(mask).unwrap_or(i64::MAX),
+            ))
             .with_metadata([
                 (
                     "homesoc.importId".to_string(),
