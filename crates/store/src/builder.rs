@@ -53,7 +53,6 @@ impl std::error::Error for RowError {}
 /// The value of one column in the row being built.
 #[derive(Debug, Clone)]
 enum Pending {
-    Unset,
     /// Byte range in the builder's row text buffer.
     Text(Range<usize>),
     Int(i32),
@@ -131,99 +130,47 @@ impl ColumnBuilder {
     }
 }
 
-/// Builds a [`RecordBatch`] in `storage_schema(table)` layout, row by row.
+/// The values of one row of a table, set column by column before the row
+/// is appended to a [`TableBatchBuilder`].
 ///
-/// Every unset column is stored as null, strings included: most of a
-/// table's 218 columns are empty in any one row, and nulls cost the Parquet
-/// writer almost nothing, where empty strings went through dictionary
-/// encoding and statistics one by one. Readers that follow KQL, which has
-/// no null strings, read a null string as `""`. The hidden columns are filled from `set_time_generated` and from
-/// the import id and ingest time given to [`TableBatchBuilder::new`].
-///
-/// The typed setters panic when the column index is out of range or the
-/// column's KQL type does not match the setter, since both are programming
-/// errors in the caller's mapping.
-pub struct TableBatchBuilder {
+/// A row can be filled on another thread than the builder's, which is how
+/// the EVTX reader maps records on its parser threads. Setting a column
+/// twice keeps the last value. The typed setters panic when the column
+/// index is out of range or the column's KQL type does not match the
+/// setter, since both are programming errors in the caller's mapping.
+#[derive(Debug, Clone)]
+pub struct Row {
     table: &'static TableDef,
-    schema: SchemaRef,
-    /// One builder per KQL column, created when a row first sets the column.
-    columns: Vec<Option<ColumnBuilder>>,
-    /// Rows appended to each column's builder so far in this batch.
-    column_rows: Vec<usize>,
-    /// Expected rows per batch, the capacity of new builders.
-    capacity: usize,
-    pending: Vec<Pending>,
-    /// Indices of the columns set in the current row, to reset them cheaply.
-    touched: Vec<usize>,
-    /// Text of the current row's string values, addressed by `Pending::Text`.
-    row_text: String,
+    /// The columns set, each once, with their values.
+    values: Vec<(usize, Pending)>,
+    /// Text of the row's string values, addressed by `Pending::Text`.
+    text: String,
+    ticks: Option<i64>,
     time_column: Option<usize>,
-    row_ticks: Option<i64>,
-    time_ticks: Int64Builder,
-    date: StringBuilder,
-    import_id: StringBuilder,
-    ingest_ticks: Int64Builder,
-    import_id_value: String,
-    ingest_ticks_value: i64,
-    /// The last day number (days since the Unix epoch) and its `YYYY-MM-DD`.
-    date_cache: Option<(i64, String)>,
-    rows: usize,
 }
 
-impl TableBatchBuilder {
-    /// Creates a builder for `table` whose rows all carry `import_id` and
-    /// `ingest_ticks` (100 ns ticks since the Unix epoch) in the hidden
-    /// columns. `capacity` is the expected number of rows per batch.
-    pub fn new(
-        table: &'static TableDef,
-        import_id: &str,
-        ingest_ticks: i64,
-        capacity: usize,
-    ) -> TableBatchBuilder {
-        let columns = table.columns.iter().map(|_| None).collect();
-        let time_column = table
-            .column_index(TIME_COLUMN)
-            .filter(|&i| table.columns[i].ty == KqlType::Datetime);
-        TableBatchBuilder {
+impl Row {
+    /// Creates an empty row of `table`.
+    pub fn new(table: &'static TableDef) -> Row {
+        Row {
             table,
-            schema: storage_schema(table),
-            columns,
-            column_rows: vec![0; table.columns.len()],
-            capacity,
-            pending: vec![Pending::Unset; table.columns.len()],
-            touched: Vec::with_capacity(table.columns.len()),
-            row_text: String::with_capacity(4096),
-            time_column,
-            row_ticks: None,
-            time_ticks: Int64Builder::with_capacity(capacity),
-            date: StringBuilder::with_capacity(capacity, capacity * 10),
-            import_id: StringBuilder::with_capacity(capacity, capacity * import_id.len()),
-            ingest_ticks: Int64Builder::with_capacity(capacity),
-            import_id_value: import_id.to_string(),
-            ingest_ticks_value: ingest_ticks,
-            date_cache: None,
-            rows: 0,
+            values: Vec::with_capacity(32),
+            text: String::new(),
+            ticks: None,
+            time_column: time_column(table),
         }
     }
 
-    /// Returns the table this builder fills.
+    /// Returns the table this row belongs to.
     pub fn table(&self) -> &'static TableDef {
         self.table
     }
 
-    /// The Arrow schema of the batches this builder returns.
-    pub fn schema(&self) -> SchemaRef {
-        self.schema.clone()
-    }
-
-    /// Number of finished rows not yet returned by [`Self::finish`].
-    pub fn len(&self) -> usize {
-        self.rows
-    }
-
-    /// True when no finished row is waiting.
-    pub fn is_empty(&self) -> bool {
-        self.rows == 0
+    /// Removes every value, keeping the table.
+    pub fn clear(&mut self) {
+        self.values.clear();
+        self.text.clear();
+        self.ticks = None;
     }
 
     fn check_type(&self, col: usize, setter: &str, allowed: &[KqlType]) {
@@ -238,10 +185,10 @@ impl TableBatchBuilder {
     }
 
     fn put(&mut self, col: usize, value: Pending) {
-        if matches!(self.pending[col], Pending::Unset) {
-            self.touched.push(col);
+        match self.values.iter_mut().find(|(c, _)| *c == col) {
+            Some((_, slot)) => *slot = value,
+            None => self.values.push((col, value)),
         }
-        self.pending[col] = value;
     }
 
     /// Sets a `string` column, or a `guid`, `dynamic` or `decimal` column,
@@ -257,9 +204,9 @@ impl TableBatchBuilder {
                 KqlType::Decimal,
             ],
         );
-        let start = self.row_text.len();
-        self.row_text.push_str(value);
-        self.put(col, Pending::Text(start..self.row_text.len()));
+        let start = self.text.len();
+        self.text.push_str(value);
+        self.put(col, Pending::Text(start..self.text.len()));
     }
 
     /// Sets an `int` column.
@@ -298,7 +245,7 @@ impl TableBatchBuilder {
     /// tick, and `_hsDate` with the UTC day. Tables without a `datetime`
     /// column named `TimeGenerated` get only the hidden columns.
     pub fn set_time_generated(&mut self, ticks: i64) {
-        self.row_ticks = Some(ticks);
+        self.ticks = Some(ticks);
         if let Some(col) = self.time_column {
             self.put(col, Pending::Micros(ticks.div_euclid(10)));
         }
@@ -368,24 +315,179 @@ impl TableBatchBuilder {
             },
         }
     }
+}
+
+/// Returns the index of a table's `TimeGenerated` column when it is a
+/// `datetime`.
+fn time_column(table: &TableDef) -> Option<usize> {
+    table
+        .column_index(TIME_COLUMN)
+        .filter(|&i| table.columns[i].ty == KqlType::Datetime)
+}
+
+/// Builds a [`RecordBatch`] in `storage_schema(table)` layout, row by row.
+///
+/// Every unset column is stored as null, strings included: most of a
+/// table's 218 columns are empty in any one row, and nulls cost the Parquet
+/// writer almost nothing, where empty strings went through dictionary
+/// encoding and statistics one by one. Readers that follow KQL, which has
+/// no null strings, read a null string as `""`. The hidden columns are filled from `set_time_generated` and from
+/// the import id and ingest time given to [`TableBatchBuilder::new`].
+///
+/// The setters fill the current row (see [`Row`] for their contract), and
+/// [`TableBatchBuilder::finish_row`] appends it. Rows filled elsewhere are
+/// appended with [`TableBatchBuilder::append_row`].
+pub struct TableBatchBuilder {
+    table: &'static TableDef,
+    schema: SchemaRef,
+    /// One builder per KQL column, created when a row first sets the column.
+    columns: Vec<Option<ColumnBuilder>>,
+    /// Rows appended to each column's builder so far in this batch.
+    column_rows: Vec<usize>,
+    /// Expected rows per batch, the capacity of new builders.
+    capacity: usize,
+    /// The row being set through the builder's setters.
+    row: Row,
+    time_ticks: Int64Builder,
+    date: StringBuilder,
+    import_id: StringBuilder,
+    ingest_ticks: Int64Builder,
+    import_id_value: String,
+    ingest_ticks_value: i64,
+    /// The last day number (days since the Unix epoch) and its `YYYY-MM-DD`.
+    date_cache: Option<(i64, String)>,
+    rows: usize,
+}
+
+impl TableBatchBuilder {
+    /// Creates a builder for `table` whose rows all carry `import_id` and
+    /// `ingest_ticks` (100 ns ticks since the Unix epoch) in the hidden
+    /// columns. `capacity` is the expected number of rows per batch.
+    pub fn new(
+        table: &'static TableDef,
+        import_id: &str,
+        ingest_ticks: i64,
+        capacity: usize,
+    ) -> TableBatchBuilder {
+        let columns = table.columns.iter().map(|_| None).collect();
+        TableBatchBuilder {
+            table,
+            schema: storage_schema(table),
+            columns,
+            column_rows: vec![0; table.columns.len()],
+            capacity,
+            row: Row::new(table),
+            time_ticks: Int64Builder::with_capacity(capacity),
+            date: StringBuilder::with_capacity(capacity, capacity * 10),
+            import_id: StringBuilder::with_capacity(capacity, capacity * import_id.len()),
+            ingest_ticks: Int64Builder::with_capacity(capacity),
+            import_id_value: import_id.to_string(),
+            ingest_ticks_value: ingest_ticks,
+            date_cache: None,
+            rows: 0,
+        }
+    }
+
+    /// Returns the table this builder fills.
+    pub fn table(&self) -> &'static TableDef {
+        self.table
+    }
+
+    /// The Arrow schema of the batches this builder returns.
+    pub fn schema(&self) -> SchemaRef {
+        self.schema.clone()
+    }
+
+    /// Number of finished rows not yet returned by [`Self::finish`].
+    pub fn len(&self) -> usize {
+        self.rows
+    }
+
+    /// True when no finished row is waiting.
+    pub fn is_empty(&self) -> bool {
+        self.rows == 0
+    }
+
+    /// Returns the row being built, to set its values.
+    pub fn row(&mut self) -> &mut Row {
+        &mut self.row
+    }
+
+    /// Sets a text column of the current row; see [`Row::set_string`].
+    pub fn set_string(&mut self, col: usize, value: &str) {
+        self.row.set_string(col, value);
+    }
+
+    /// Sets an `int` column of the current row; see [`Row::set_int`].
+    pub fn set_int(&mut self, col: usize, value: i32) {
+        self.row.set_int(col, value);
+    }
+
+    /// Sets a `long` column of the current row; see [`Row::set_long`].
+    pub fn set_long(&mut self, col: usize, value: i64) {
+        self.row.set_long(col, value);
+    }
+
+    /// Sets a `real` column of the current row; see [`Row::set_real`].
+    pub fn set_real(&mut self, col: usize, value: f64) {
+        self.row.set_real(col, value);
+    }
+
+    /// Sets a `bool` column of the current row; see [`Row::set_bool`].
+    pub fn set_bool(&mut self, col: usize, value: bool) {
+        self.row.set_bool(col, value);
+    }
+
+    /// Sets a `datetime` column of the current row; see
+    /// [`Row::set_datetime_ticks`].
+    pub fn set_datetime_ticks(&mut self, col: usize, ticks: i64) {
+        self.row.set_datetime_ticks(col, ticks);
+    }
+
+    /// Sets the current row's time; see [`Row::set_time_generated`].
+    pub fn set_time_generated(&mut self, ticks: i64) {
+        self.row.set_time_generated(ticks);
+    }
+
+    /// Sets a column of the current row from text; see [`Row::set_text`].
+    pub fn set_text(&mut self, col: usize, text: &str) -> bool {
+        self.row.set_text(col, text)
+    }
 
     /// Appends the current row to the batch and clears the row scratch.
     ///
     /// Fails, discarding the row, when `set_time_generated` was not called.
     pub fn finish_row(&mut self) -> Result<(), RowError> {
-        let Some(ticks) = self.row_ticks else {
-            self.reset_row();
+        let row = std::mem::replace(&mut self.row, Row::new(self.table));
+        let result = self.append_row(&row);
+        self.row = row;
+        self.row.clear();
+        result
+    }
+
+    /// Appends a row filled elsewhere. The row must belong to this
+    /// builder's table.
+    ///
+    /// Fails, appending nothing, when the row has no `TimeGenerated`.
+    pub fn append_row(&mut self, row: &Row) -> Result<(), RowError> {
+        assert_eq!(
+            row.table.name, self.table.name,
+            "a row of {} appended to a builder of {}",
+            row.table.name, self.table.name
+        );
+        let Some(ticks) = row.ticks else {
             return Err(RowError::MissingTimeGenerated {
                 table: self.table.name,
             });
         };
 
-        for &col in &self.touched {
+        for (col, pending) in &row.values {
+            let col = *col;
             let capacity = self.capacity;
             let ty = self.table.columns[col].ty;
             let builder = self.columns[col].get_or_insert_with(|| ColumnBuilder::new(ty, capacity));
             builder.append_nulls(self.rows - self.column_rows[col]);
-            builder.append(&self.pending[col], &self.row_text);
+            builder.append(pending, &row.text);
             self.column_rows[col] = self.rows + 1;
         }
 
@@ -399,20 +501,13 @@ impl TableBatchBuilder {
         }
         self.import_id.append_value(&self.import_id_value);
         self.ingest_ticks.append_value(self.ingest_ticks_value);
-
         self.rows += 1;
-        self.reset_row();
         Ok(())
     }
 
     /// Discards the values set for the current row.
     pub fn reset_row(&mut self) {
-        for &col in &self.touched {
-            self.pending[col] = Pending::Unset;
-        }
-        self.touched.clear();
-        self.row_text.clear();
-        self.row_ticks = None;
+        self.row.clear();
     }
 
     /// Returns the finished rows as one batch and starts an empty one. A row
@@ -517,6 +612,35 @@ mod tests {
             .as_any()
             .downcast_ref::<T>()
             .unwrap_or_else(|| panic!("column {name} has another type"))
+    }
+
+    #[test]
+    fn appends_rows_filled_elsewhere() {
+        let mut row = Row::new(&TEST_TABLE);
+        row.set_string(0, "PC01");
+        row.set_string(0, "PC02");
+        row.set_int(1, 4624);
+        let mut builder = TableBatchBuilder::new(&TEST_TABLE, "import-1", 42, 2);
+        let missing_time = builder.append_row(&row);
+        assert!(
+            missing_time.is_err(),
+            "a row without TimeGenerated is rejected"
+        );
+        assert!(builder.is_empty());
+
+        row.set_time_generated(TICKS);
+        builder.append_row(&row).unwrap();
+        row.clear();
+        row.set_time_generated(TICKS + 1);
+        builder.append_row(&row).unwrap();
+        let batch = builder.finish();
+
+        let computer = column::<StringArray>(&batch, "Computer");
+        assert_eq!(computer.value(0), "PC02", "the last value set wins");
+        assert!(computer.is_null(1), "clear removes the values");
+        let event_id = column::<Int32Array>(&batch, "EventID");
+        assert_eq!(event_id.value(0), 4624);
+        assert!(event_id.is_null(1));
     }
 
     #[test]

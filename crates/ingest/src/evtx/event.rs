@@ -10,7 +10,7 @@
 use std::fmt::Write as _;
 use std::sync::LazyLock;
 
-use store::builder::{TableBatchBuilder, parse_int_text};
+use store::builder::{Row, parse_int_text};
 use store::schema::TableDef;
 use store::tables::EVENT;
 
@@ -80,29 +80,29 @@ pub fn parameter_xml(record: &EventRecord) -> String {
     xml
 }
 
-/// Appends one `Event` row for `record`, whose `TimeGenerated` is `ticks`
+/// Fills an `Event` row from `record`, whose `TimeGenerated` is `ticks`
 /// (100 ns since the Unix epoch).
-pub fn append_event(builder: &mut TableBatchBuilder, record: &EventRecord, ticks: i64) {
+pub fn append_event(row: &mut Row, record: &EventRecord, ticks: i64) {
     let columns = &*COLUMNS;
-    builder.set_time_generated(ticks);
-    builder.set_string(columns.computer, &record.computer);
-    builder.set_text(columns.event_category, &record.task);
-    builder.set_string(columns.event_data, &record.data_xml);
-    builder.set_text(columns.event_id, &record.event_id);
+    row.set_time_generated(ticks);
+    row.set_string(columns.computer, &record.computer);
+    row.set_text(columns.event_category, &record.task);
+    row.set_string(columns.event_data, &record.data_xml);
+    row.set_text(columns.event_id, &record.event_id);
     if let Some(level) = parse_int_text(&record.level) {
-        builder.set_text(columns.event_level, &record.level);
+        row.set_text(columns.event_level, &record.level);
         if let Some(name) = event_level_name(level) {
-            builder.set_string(columns.event_level_name, name);
+            row.set_string(columns.event_level_name, name);
         }
     }
-    builder.set_string(columns.event_log, record.channel.as_deref().unwrap_or(""));
-    builder.set_string(columns.parameter_xml, &parameter_xml(record));
+    row.set_string(columns.event_log, record.channel.as_deref().unwrap_or(""));
+    row.set_string(columns.parameter_xml, &parameter_xml(record));
     let source = record
         .event_source_name
         .as_deref()
         .unwrap_or(&record.provider_name);
-    builder.set_string(columns.source, source);
-    builder.set_string(columns.type_name, EVENT.name);
+    row.set_string(columns.source, source);
+    row.set_string(columns.type_name, EVENT.name);
 }
 
 #[cfg(test)]

@@ -1,10 +1,10 @@
 //! EVTX files to `SecurityEvent` and `Event` rows.
 //!
 //! The `evtx` crate parses chunks on worker threads and renders each record
-//! as XML; the workers also read that XML into an [`EventRecord`]. The
-//! calling thread maps records to rows: the Security channel to
-//! `SecurityEvent`, every other channel (and a record without a channel) to
-//! `Event`. Rows are handed out in Arrow batches of at most `batch_rows`
+//! as XML; the workers also read that XML into an [`EventRecord`] and map
+//! it to a row: the Security channel to `SecurityEvent`, every other
+//! channel (and a record without a channel) to `Event`. The calling thread
+//! only appends the rows to Arrow builders. Rows are handed out in Arrow batches of at most `batch_rows`
 //! rows per table, so memory stays bounded whatever the file size.
 //!
 //! The parser settings are those of `evtx_dump` (evtx 0.15) by default:
@@ -25,7 +25,7 @@ use std::path::{Path, PathBuf};
 use ::evtx::err::EvtxError as ParserError;
 use ::evtx::{EvtxParser, ParserSettings};
 use arrow::record_batch::RecordBatch;
-use store::builder::TableBatchBuilder;
+use store::builder::{Row, TableBatchBuilder};
 use store::schema::TableDef;
 use store::tables::{EVENT, SECURITY_EVENT};
 
@@ -107,9 +107,6 @@ pub struct EvtxReader {
     /// Maximum rows per batch and table (at least 1).
     pub batch_rows: usize,
     /// Parser worker threads. 1 parses on the calling thread.
-    /// NOTE: on a shared 2-core VM, 2 threads read the corpus no faster than
-    /// 1 (about 80,000 records/s either way). Row mapping on the calling
-    /// thread may be the limit; this is not profiled yet.
     pub threads: usize,
 }
 
@@ -207,17 +204,13 @@ impl EvtxReader {
             {
                 seen_in_truncated_chunk += 1;
             }
-            let ticks =
-                parse_system_time(&parsed.record.system_time).unwrap_or(parsed.header_ticks);
-            let builder = if parsed.record.channel.as_deref() == Some("Security") {
-                security_event::append_security_event(&mut security_rows, &parsed.record, ticks);
+            let builder = if parsed.row.table().name == SECURITY_EVENT.name {
                 &mut security_rows
             } else {
-                event::append_event(&mut event_rows, &parsed.record, ticks);
                 &mut event_rows
             };
             builder
-                .finish_row()
+                .append_row(&parsed.row)
                 .expect("the mappings always set TimeGenerated");
             stats.records_read += 1;
             *stats
@@ -294,15 +287,14 @@ enum Parsed {
 }
 
 struct ParsedRecord {
-    record: EventRecord,
-    /// The record header's write time, used when `SystemTime` is unusable.
-    header_ticks: i64,
+    /// The record's row in `SecurityEvent` or `Event`.
+    row: Row,
     /// The record number from the record header.
     record_number: u64,
 }
 
-/// Renders one record as XML and reads its fields. Runs on the parser's
-/// worker threads.
+/// Renders one record as XML, reads its fields and maps them to a row.
+/// Runs on the parser's worker threads.
 fn parse_on_worker(
     record: ::evtx::err::Result<::evtx::EvtxRecord<'_>>,
 ) -> ::evtx::err::Result<Parsed> {
@@ -317,11 +309,23 @@ fn parse_on_worker(
         Err(error) => return Ok(Parsed::Failed(failure_from_parser(&error, Some(record_id)))),
     };
     Ok(match parse_record_xml(&xml.data) {
-        Ok(record) => Parsed::Record(Box::new(ParsedRecord {
-            record,
-            header_ticks,
-            record_number: record_id,
-        })),
+        Ok(record) => {
+            // The record header's write time replaces an unusable `SystemTime`.
+            let ticks = parse_system_time(&record.system_time).unwrap_or(header_ticks);
+            let row = if record.channel.as_deref() == Some("Security") {
+                let mut row = Row::new(&SECURITY_EVENT);
+                security_event::append_security_event(&mut row, &record, ticks);
+                row
+            } else {
+                let mut row = Row::new(&EVENT);
+                event::append_event(&mut row, &record, ticks);
+                row
+            };
+            Parsed::Record(Box::new(ParsedRecord {
+                row,
+                record_number: record_id,
+            }))
+        }
         Err(reason) => Parsed::Failed(RecordFailure {
             chunk: None,
             record_id: Some(record_id),

@@ -13,7 +13,7 @@
 use std::collections::HashMap;
 use std::sync::LazyLock;
 
-use store::builder::TableBatchBuilder;
+use store::builder::Row;
 use store::schema::TableDef;
 use store::tables::SECURITY_EVENT;
 
@@ -148,30 +148,30 @@ fn file_name(path: &str) -> &str {
     path.rsplit(['\\', '/']).next().unwrap_or(path)
 }
 
-/// Appends one `SecurityEvent` row for `record`, whose `TimeGenerated` is
+/// Fills a `SecurityEvent` row from `record`, whose `TimeGenerated` is
 /// `ticks` (100 ns since the Unix epoch).
-pub fn append_security_event(builder: &mut TableBatchBuilder, record: &EventRecord, ticks: i64) {
+pub fn append_security_event(row: &mut Row, record: &EventRecord, ticks: i64) {
     let columns = &*COLUMNS;
-    builder.set_time_generated(ticks);
-    builder.set_string(columns.computer, &record.computer);
-    builder.set_text(columns.event_id, &record.event_id);
-    builder.set_string(columns.channel, record.channel.as_deref().unwrap_or(""));
+    row.set_time_generated(ticks);
+    row.set_string(columns.computer, &record.computer);
+    row.set_text(columns.event_id, &record.event_id);
+    row.set_string(columns.channel, record.channel.as_deref().unwrap_or(""));
     // NOTE: `Level` is the System/Level text ("0" for most audit events).
     // Whether Sentinel's agents store another value here is unverified.
-    builder.set_string(columns.level, &record.level);
-    builder.set_text(columns.task, &record.task);
+    row.set_string(columns.level, &record.level);
+    row.set_text(columns.task, &record.task);
     let source = record
         .event_source_name
         .as_deref()
         .unwrap_or(&record.provider_name);
-    builder.set_string(columns.event_source_name, source);
+    row.set_string(columns.event_source_name, source);
     if let Some(id) =
         store::builder::parse_int_text(&record.event_id).and_then(|id| i32::try_from(id).ok())
     {
-        builder.set_string(columns.activity, &security_activity(id));
+        row.set_string(columns.activity, &security_activity(id));
     }
-    builder.set_string(columns.event_data, &record.data_xml);
-    builder.set_string(columns.type_name, SECURITY_EVENT.name);
+    row.set_string(columns.event_data, &record.data_xml);
+    row.set_string(columns.type_name, SECURITY_EVENT.name);
 
     let mut subject_user = None;
     let mut subject_domain = None;
@@ -196,17 +196,17 @@ pub fn append_security_event(builder: &mut TableBatchBuilder, record: &EventReco
             _ => {}
         }
         if let Some(&col) = columns.by_field_name.get(name) {
-            builder.set_text(col, value);
+            row.set_text(col, value);
         }
     }
 
     let subject_account = qualified_account(subject_domain, subject_user);
     let target_account = qualified_account(target_domain, target_user);
     if let Some(account) = &subject_account {
-        builder.set_string(columns.subject_account, account);
+        row.set_string(columns.subject_account, account);
     }
     if let Some(account) = &target_account {
-        builder.set_string(columns.target_account, account);
+        row.set_string(columns.target_account, account);
     }
 
     // NOTE: `Account` is the target account when the event names one, else
@@ -218,17 +218,17 @@ pub fn append_security_event(builder: &mut TableBatchBuilder, record: &EventReco
         (subject_account, subject_user)
     };
     if let (Some(account), Some(user)) = (account, account_user) {
-        builder.set_string(columns.account, &account);
+        row.set_string(columns.account, &account);
         let account_type = if user.ends_with('$') {
             "Machine"
         } else {
             "User"
         };
-        builder.set_string(columns.account_type, account_type);
+        row.set_string(columns.account_type, account_type);
     }
 
     if let Some(logon_type) = logon_type {
-        builder.set_string(columns.logon_type_name, &logon_type_name(logon_type));
+        row.set_string(columns.logon_type_name, &logon_type_name(logon_type));
     }
 
     let process_path = [new_process_name, process_name]
@@ -236,7 +236,7 @@ pub fn append_security_event(builder: &mut TableBatchBuilder, record: &EventReco
         .flatten()
         .find(|p| !p.is_empty() && *p != "-");
     if let Some(path) = process_path {
-        builder.set_string(columns.process, file_name(path));
+        row.set_string(columns.process, file_name(path));
     }
 }
 
