@@ -9,9 +9,6 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 /// homesoc: a self-hosted security operations center in one program.
 #[derive(Debug, Parser)]
 #[command(name = "homesoc", version, about)]
