@@ -3,8 +3,10 @@
 //! Each file is read on a blocking thread (the evtx parser uses its own
 //! worker threads) and its batches flow through a bounded channel into a
 //! store import, so memory stays bounded whatever the file size. A file's
-//! rows are committed together after the whole file was read; a file that
-//! fails is not committed at all and the next file is imported.
+//! rows are committed together after the whole file was read, and a file
+//! that fails is not committed at all. Files are committed in groups (see
+//! [`GROUP_FILES`]), each file still all or nothing, so that a folder of
+//! many small files costs a few Delta commits.
 
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
@@ -21,6 +23,15 @@ use store::{Import, ImportState, Workspace};
 
 /// Failures listed per file in the summary; all are counted.
 const MAX_REPORTED_FAILURES: usize = 20;
+
+/// Files read before their rows are committed together. Each commit
+/// costs a Delta log entry per table and makes later commits slower, so a
+/// folder of many small files is committed in groups.
+const GROUP_FILES: usize = 64;
+
+/// Rows read before they are committed, whatever the number of files, so
+/// that rows become visible while a large import goes on.
+const GROUP_ROWS: u64 = 1_000_000;
 
 #[derive(Debug, Subcommand)]
 pub enum ImportSource {
@@ -76,7 +87,8 @@ pub async fn run(data_dir: &Path, source: ImportSource) -> anyhow::Result<ExitCo
     };
 
     let started = Instant::now();
-    let mut outcomes = Vec::with_capacity(files.len());
+    let mut outcomes: Vec<Option<FileOutcome>> = files.iter().map(|_| None).collect();
+    let mut group = Group::default();
     let mut records_total = 0u64;
     for (index, file) in files.iter().enumerate() {
         progress.set_message(format!(
@@ -85,12 +97,39 @@ pub async fn run(data_dir: &Path, source: ImportSource) -> anyhow::Result<ExitCo
             files.len(),
             records_total
         ));
-        let outcome = import_file(&workspace, file).await;
-        match &outcome {
+        match read_file(&workspace, file, &group).await {
+            Ok(Read::Done(outcome)) => outcomes[index] = Some(outcome),
+            Ok(Read::Ready(ready)) => {
+                records_total += ready.stats.records_read;
+                group.rows += ready.stats.records_read;
+                group.files.push((index, *ready));
+            }
+            Err(err) => outcomes[index] = Some(FileOutcome::Failed(format!("{err:#}"))),
+        }
+        progress.inc(std::fs::metadata(file).map(|m| m.len()).unwrap_or(0));
+        let last = index + 1 == files.len();
+        if last || group.files.len() >= GROUP_FILES || group.rows >= GROUP_ROWS {
+            let group = std::mem::take(&mut group);
+            for (index, outcome) in commit_group(&workspace, group).await {
+                outcomes[index] = Some(outcome);
+            }
+        }
+    }
+    let outcomes: Vec<(PathBuf, FileOutcome)> = files
+        .iter()
+        .cloned()
+        .zip(outcomes)
+        .map(|(file, outcome)| {
+            let outcome = outcome
+                .unwrap_or_else(|| FileOutcome::Failed("the file was not committed".to_string()));
+            (file, outcome)
+        })
+        .collect();
+    for (file, outcome) in &outcomes {
+        match outcome {
             FileOutcome::Imported {
                 records, failed, ..
             } => {
-                records_total += records;
                 tracing::info!(file = %file.display(), records, failed, "imported file");
             }
             FileOutcome::Skipped => {
@@ -106,8 +145,6 @@ pub async fn run(data_dir: &Path, source: ImportSource) -> anyhow::Result<ExitCo
                 }
             }
         }
-        progress.inc(std::fs::metadata(file).map(|m| m.len()).unwrap_or(0));
-        outcomes.push((file.clone(), outcome));
     }
     progress.finish_and_clear();
 
@@ -167,26 +204,52 @@ fn walk(folder: &Path, files: &mut Vec<PathBuf>) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn import_file(workspace: &Workspace, file: &Path) -> FileOutcome {
-    match try_import_file(workspace, file).await {
-        Ok(outcome) => outcome,
-        Err(err) => FileOutcome::Failed(format!("{err:#}")),
+/// Files read and written but not committed yet.
+#[derive(Default)]
+struct Group {
+    files: Vec<(usize, ReadyFile)>,
+    rows: u64,
+}
+
+impl Group {
+    fn contains(&self, import_id: &str) -> bool {
+        self.files.iter().any(|(_, f)| f.import_id == import_id)
     }
 }
 
-async fn try_import_file(workspace: &Workspace, file: &Path) -> anyhow::Result<FileOutcome> {
+/// A file whose rows are written and wait for their commit.
+struct ReadyFile {
+    import_id: String,
+    import: Import,
+    stats: EvtxFileStats,
+    /// The tables this import writes, when it completes a partial import.
+    resumed: Option<Vec<&'static str>>,
+}
+
+/// The result of reading one file.
+enum Read {
+    Done(FileOutcome),
+    Ready(Box<ReadyFile>),
+}
+
+/// Hashes a file, checks whether the workspace has it, and reads and
+/// writes its rows unless it has.
+async fn read_file(workspace: &Workspace, file: &Path, group: &Group) -> anyhow::Result<Read> {
     let path = file.to_path_buf();
     let import_id = tokio::task::spawn_blocking(move || ingest::sha256_file(&path))
         .await?
         .with_context(|| format!("cannot read {}", file.display()))?;
+    if group.contains(&import_id) {
+        // The same content under another name earlier in this import.
+        return Ok(Read::Done(FileOutcome::Skipped));
+    }
     let mut import = workspace.begin_import(&import_id, &file.display().to_string());
-    // The tables this run writes, when it completes a partial import.
-    let mut resumed: Option<Vec<&str>> = None;
+    let mut resumed = None;
     match workspace.import_state(&import_id).await? {
         ImportState::New => {}
-        ImportState::Complete => return Ok(FileOutcome::Skipped),
+        ImportState::Complete => return Ok(Read::Done(FileOutcome::Skipped)),
         ImportState::Partial { missing, mask } => {
-            let names: Vec<&str> = missing.iter().map(|t| t.name).collect();
+            let names: Vec<&'static str> = missing.iter().map(|t| t.name).collect();
             tracing::warn!(
                 file = %file.display(),
                 tables = ?names,
@@ -205,15 +268,51 @@ async fn try_import_file(workspace: &Workspace, file: &Path) -> anyhow::Result<F
     // A write error stops the reader too; it is the cause to report.
     let import = written?;
     let stats = read_result?;
-    import.commit().await?;
+    Ok(Read::Ready(Box::new(ReadyFile {
+        import_id,
+        import,
+        stats,
+        resumed,
+    })))
+}
 
-    Ok(FileOutcome::Imported {
+/// Commits a group's files together and returns each file's outcome: all
+/// imported, or all failed with the commit's error.
+async fn commit_group(workspace: &Workspace, group: Group) -> Vec<(usize, FileOutcome)> {
+    if group.files.is_empty() {
+        return Vec::new();
+    }
+    let mut imports = Vec::with_capacity(group.files.len());
+    let mut files = Vec::with_capacity(group.files.len());
+    for (index, ready) in group.files {
+        imports.push(ready.import);
+        files.push((index, ready.stats, ready.resumed));
+    }
+    match workspace.commit_imports(imports).await {
+        Ok(_) => files
+            .into_iter()
+            .map(|(index, stats, resumed)| (index, imported(&stats, resumed.as_deref())))
+            .collect(),
+        Err(err) => {
+            let reason = format!("{:#}", anyhow::Error::from(err));
+            files
+                .into_iter()
+                .map(|(index, _, _)| (index, FileOutcome::Failed(reason.clone())))
+                .collect()
+        }
+    }
+}
+
+/// Describes an imported file. A resumed import counts the rows of the
+/// tables it wrote only.
+fn imported(stats: &EvtxFileStats, resumed: Option<&[&str]>) -> FileOutcome {
+    FileOutcome::Imported {
         records: stats.records_read,
         failed: stats.records_failed,
         rows: stats
             .rows_per_table
             .iter()
-            .filter(|(table, _)| resumed.as_ref().is_none_or(|names| names.contains(table)))
+            .filter(|(table, _)| resumed.is_none_or(|names| names.contains(table)))
             .map(|(k, v)| (k.to_string(), *v))
             .collect(),
         failures: stats
@@ -222,7 +321,7 @@ async fn try_import_file(workspace: &Workspace, file: &Path) -> anyhow::Result<F
             .take(MAX_REPORTED_FAILURES)
             .map(|f| json!({"chunk": f.chunk, "record": f.record_id, "reason": f.reason}))
             .collect(),
-    })
+    }
 }
 
 /// Reads an EVTX file on this thread and encodes its rows on a second one,

@@ -266,6 +266,31 @@ fn reimport_is_skipped() {
     workspace.assert_unchanged("re-importing the same file");
 }
 
+#[test]
+fn copies_in_one_folder_import_once() {
+    let dir = tempfile::tempdir().expect("cannot create a temporary folder");
+    let logs = dir.path().join("logs");
+    std::fs::create_dir(&logs).unwrap();
+    let good = corpus_dir().join(GOOD_FILE);
+    std::fs::copy(&good, logs.join("a.evtx")).unwrap();
+    std::fs::copy(&good, logs.join("b.evtx")).unwrap();
+    let data = dir.path().join("data");
+
+    let output = homesoc(&data, &["import", "evtx", logs.to_str().unwrap(), "--json"]);
+    assert!(output.status.success(), "{}", stderr_text(&output));
+    let summary: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(summary["files_imported"].as_u64(), Some(1), "{summary}");
+    assert_eq!(summary["files_skipped"].as_u64(), Some(1), "{summary}");
+    assert_eq!(summary["files"][1]["status"], "skipped", "{summary}");
+
+    let reference = Workspace::new();
+    assert_eq!(
+        row_count(&data),
+        reference.rows,
+        "two copies of one file store its rows once"
+    );
+}
+
 /// Runs a query that must fail and returns its stderr.
 fn failed_query(workspace: &Workspace, kql: &str) -> String {
     let output = homesoc(workspace.path(), &["query", "--format", "json", kql]);

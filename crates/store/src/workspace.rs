@@ -397,51 +397,97 @@ impl Import {
 
     /// Commits every table's files, one Delta commit per table, each
     /// carrying the import id as a Delta application transaction. Returns
-    /// the tables written, in name order.
+    /// the tables written, in name order. See [`Workspace::commit_imports`]
+    /// to commit several imports together.
     ///
     /// NOTE: a file whose records go to two tables gets two commits, so a
     /// reader between them gets the first table's rows only. A crash between
     /// them leaves a [partial](ImportState::Partial) import, which a rerun
     /// completes through [`Import::resume`].
-    pub async fn commit(mut self) -> Result<Vec<String>, StoreError> {
-        self.finish_files()?;
-        let mask = match self.resumed {
+    pub async fn commit(self) -> Result<Vec<String>, StoreError> {
+        let workspace = self.workspace.clone();
+        workspace.commit_imports(vec![self]).await
+    }
+
+    /// Returns the table mask that this import's commits record.
+    fn mask(&self) -> u64 {
+        match self.resumed {
             Some((_, mask)) => mask,
             None => self
                 .finished
                 .iter()
                 .fold(0, |bits, (table, _)| bits | table_bit(table.name)),
-        };
+        }
+    }
+}
+
+/// The files, transactions and sources of one table's commit.
+struct TableCommit {
+    table: &'static TableDef,
+    adds: Vec<Add>,
+    transactions: Vec<Transaction>,
+    sources: Vec<serde_json::Value>,
+}
+
+impl Workspace {
+    /// Commits several imports together, one Delta commit per table with
+    /// every import's files and one application transaction per import.
+    /// Each import stays all or nothing per table, and a folder of many
+    /// small files costs a few commits instead of one or two per file.
+    /// Returns the tables written, in name order.
+    ///
+    /// When a commit fails, the imports' files for that table and the
+    /// tables after it are deleted. Tables committed before it keep theirs,
+    /// so the imports are then [partial](ImportState::Partial).
+    pub async fn commit_imports(
+        &self,
+        mut imports: Vec<Import>,
+    ) -> Result<Vec<String>, StoreError> {
+        for import in &mut imports {
+            import.finish_files()?;
+        }
+        let mut commits: BTreeMap<&'static str, TableCommit> = BTreeMap::new();
+        for import in &imports {
+            let mask = i64::try_from(import.mask()).unwrap_or(i64::MAX);
+            for (table, adds) in &import.finished {
+                let commit = commits.entry(table.name).or_insert_with(|| TableCommit {
+                    table,
+                    adds: Vec::new(),
+                    transactions: Vec::new(),
+                    sources: Vec::new(),
+                });
+                commit.adds.extend(adds.iter().cloned());
+                commit
+                    .transactions
+                    .push(Transaction::new(import_app_id(&import.import_id), mask));
+                commit.sources.push(serde_json::json!({
+                    "importId": import.import_id,
+                    "source": import.source,
+                }));
+            }
+        }
         let mut committed = Vec::new();
-        while let Some((table, adds)) = self.finished.first() {
-            self.commit_table(table, adds, mask).await?;
-            committed.push(table.name.to_string());
-            self.finished.remove(0);
+        for (name, commit) in commits {
+            self.commit_table(&commit).await?;
+            // The files are referenced now: the imports must not delete them.
+            for import in &mut imports {
+                import.finished.retain(|(table, _)| table.name != name);
+            }
+            committed.push(name.to_string());
         }
         Ok(committed)
     }
 
-    async fn commit_table(
-        &self,
-        table: &'static TableDef,
-        adds: &[Add],
-        mask: u64,
-    ) -> Result<(), StoreError> {
-        let name = table.name;
-        let delta = self.workspace.ensure_table(table).await?;
-        let actions: Vec<Action> = adds.iter().cloned().map(Action::Add).collect();
+    async fn commit_table(&self, commit: &TableCommit) -> Result<(), StoreError> {
+        let name = commit.table.name;
+        let delta = self.ensure_table(commit.table).await?;
+        let actions: Vec<Action> = commit.adds.iter().cloned().map(Action::Add).collect();
         let properties = CommitProperties::default()
-            .with_application_transaction(Transaction::new(
-                import_app_id(&self.import_id),
-                i64::try_from(mask).unwrap_or(i64::MAX),
-            ))
-            .with_metadata([
-                (
-                    "homesoc.importId".to_string(),
-                    serde_json::json!(self.import_id),
-                ),
-                ("homesoc.source".to_string(), serde_json::json!(self.source)),
-            ]);
+            .with_application_transactions(commit.transactions.clone())
+            .with_metadata([(
+                "homesoc.imports".to_string(),
+                serde_json::json!(commit.sources),
+            )]);
         let snapshot = delta
             .snapshot()
             .map_err(|source| StoreError::delta(name, source))?;
@@ -455,7 +501,12 @@ impl Import {
             .build(Some(snapshot), delta.log_store(), operation)
             .await
             .map_err(|source| StoreError::delta(name, source))?;
-        info!(table = name, files = adds.len(), "committed import");
+        info!(
+            table = name,
+            files = commit.adds.len(),
+            imports = commit.transactions.len(),
+            "committed imports"
+        );
         Ok(())
     }
 }
