@@ -21,11 +21,16 @@ pub mod value;
 use std::time::Duration;
 
 use arrow::record_batch::RecordBatch;
+use datafusion::error::DataFusionError;
+use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::prelude::{SessionConfig, SessionContext};
 
 pub use catalog::{Catalog, StaticCatalog};
 pub use error::EngineError;
 pub use plan::{Column, Relation};
+
+/// Memory that the queries of one [`Engine`] may hold together by default.
+pub const DEFAULT_MEMORY_LIMIT: usize = 2 * 1024 * 1024 * 1024;
 
 /// Settings of one query run.
 #[derive(Debug, Clone)]
@@ -62,6 +67,8 @@ impl QueryResult {
 #[derive(Clone)]
 pub struct Engine {
     context: SessionContext,
+    /// Bytes the queries may hold together.
+    memory_limit: usize,
 }
 
 impl Default for Engine {
@@ -71,12 +78,30 @@ impl Default for Engine {
 }
 
 impl Engine {
+    /// Creates an engine with [`DEFAULT_MEMORY_LIMIT`].
     pub fn new() -> Engine {
+        Engine::with_memory_limit(DEFAULT_MEMORY_LIMIT)
+    }
+
+    /// Creates an engine whose queries may hold `bytes` of memory together.
+    /// Operators that can spill (sorts, some aggregations) write temporary
+    /// files when they reach the limit. A query that needs more fails with
+    /// a clear error instead of exhausting the machine.
+    ///
+    /// NOTE: DataFusion counts the memory of its operators, not of every
+    /// buffer (the collected result, for one), so the process can use
+    /// somewhat more than the limit.
+    pub fn with_memory_limit(bytes: usize) -> Engine {
         let config = SessionConfig::new()
             .with_target_partitions(std::thread::available_parallelism().map_or(2, |n| n.get()))
             .with_information_schema(false);
+        let runtime = RuntimeEnvBuilder::new()
+            .with_memory_limit(bytes, 1.0)
+            .build_arc()
+            .expect("a runtime with a memory pool and the default disk manager always builds");
         Engine {
-            context: SessionContext::new_with_config(config),
+            context: SessionContext::new_with_config_rt(config, runtime),
+            memory_limit: bytes,
         }
     }
 
@@ -112,11 +137,8 @@ impl Engine {
                 .context
                 .execute_logical_plan(relation.plan)
                 .await
-                .map_err(|e| EngineError::Execution(e.to_string()))?;
-            frame
-                .collect()
-                .await
-                .map_err(|e| EngineError::Execution(e.to_string()))
+                .map_err(|e| self.execution_error(e))?;
+            frame.collect().await.map_err(|e| self.execution_error(e))
         };
         let batches = tokio::time::timeout(options.timeout, run).await.map_err(|_| {
             EngineError::Execution(format!(
@@ -125,6 +147,18 @@ impl Engine {
             ))
         })??;
         Ok(QueryResult { columns, batches })
+    }
+
+    /// Describes a failure while running a plan, in words for the user when
+    /// the memory limit was hit.
+    fn execution_error(&self, error: DataFusionError) -> EngineError {
+        match error.find_root() {
+            DataFusionError::ResourcesExhausted(detail) => EngineError::Execution(format!(
+                "the query needs more memory than its limit of {} MiB; narrow the time range, filter before summarize or join, or raise the memory limit. DataFusion reported: {detail}",
+                self.memory_limit / (1024 * 1024)
+            )),
+            _ => EngineError::Execution(error.to_string()),
+        }
     }
 
     /// Returns the query's output columns with their KQL types and its
@@ -154,5 +188,39 @@ impl Engine {
             columns.join("\n"),
             optimized.display_indent()
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn memory_limit_fails_clearly() {
+        let engine = Engine::with_memory_limit(1024 * 1024);
+        let catalog = StaticCatalog::default();
+        let query = "range x from 1 to 3000000 step 1 | summarize by x | summarize make_list(x)";
+        let error = engine
+            .run(query, &catalog, &QueryOptions::default())
+            .await
+            .expect_err("the query cannot fit in 1 MiB");
+        let message = error.to_string();
+        assert!(
+            message.contains("more memory than its limit of 1 MiB"),
+            "{message}"
+        );
+        assert!(message.contains("raise the memory limit"), "{message}");
+    }
+
+    #[tokio::test]
+    async fn default_limit_runs_the_same_query() {
+        let engine = Engine::new();
+        let catalog = StaticCatalog::default();
+        let query = "range x from 1 to 300000 step 1 | summarize by x | count";
+        let result = engine
+            .run(query, &catalog, &QueryOptions::default())
+            .await
+            .unwrap();
+        assert_eq!(result.row_count(), 1);
     }
 }

@@ -19,6 +19,9 @@ pub enum Format {
     Ndjson,
 }
 
+/// Bytes in a mebibyte, the unit of `--memory-limit`.
+const MIB: usize = 1024 * 1024;
+
 #[derive(Debug, Args)]
 pub struct QueryArgs {
     /// The KQL query. Read from --file or standard input when omitted.
@@ -40,6 +43,11 @@ pub struct QueryArgs {
     /// Cancel the query after this many seconds.
     #[arg(long, default_value_t = 300)]
     timeout: u64,
+
+    /// Memory the query may hold, in MiB. Sorts and some aggregations spill
+    /// to temporary files at the limit, and a query that needs more fails.
+    #[arg(long, default_value_t = (engine::DEFAULT_MEMORY_LIMIT / MIB) as u64, value_parser = clap::value_parser!(u64).range(1..))]
+    memory_limit: u64,
 
     /// Print the KQL plan and the optimized DataFusion plan instead of
     /// running the query.
@@ -81,7 +89,9 @@ pub async fn run(data_dir: &Path, args: QueryArgs) -> anyhow::Result<ExitCode> {
     }
 
     let workspace = Workspace::open_for_reading(data_dir)?;
-    let engine = Engine::new();
+    let memory_limit =
+        usize::try_from(args.memory_limit.saturating_mul(MIB as u64)).unwrap_or(usize::MAX);
+    let engine = Engine::with_memory_limit(memory_limit);
     let catalog = crate::catalog::load(&workspace, &engine).await?;
     let warn_if_empty = || {
         if !workspace.exists() && catalog.any_table_read() {
