@@ -1,13 +1,9 @@
 //! The `homesoc` command line.
-
-mod catalog;
-mod import;
-mod query;
-
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use homesoc::{import, query};
 
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
