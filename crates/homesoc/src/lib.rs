@@ -4,3 +4,4 @@
 pub mod catalog;
 pub mod import;
 pub mod query;
+pub mod windows_event;
