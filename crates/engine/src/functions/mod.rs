@@ -9,10 +9,12 @@ pub mod convert;
 pub mod datetime;
 pub mod dynamic;
 pub mod expand;
+pub mod ipv4;
 pub mod parse;
 pub mod parse_kv;
 pub mod percentile;
 pub mod strings;
+pub mod text;
 pub mod xml;
 
 pub use convert::{to_bool, to_datetime, to_dynamic, to_number, to_string, to_timespan};
@@ -60,6 +62,8 @@ pub fn json_functions() -> impl Iterator<Item = &'static JsonFunction> {
         .iter()
         .chain(bags::BAG_FUNCTIONS)
         .chain(xml::XML_FUNCTIONS)
+        .chain(ipv4::IPV4_FUNCTIONS)
+        .chain(text::TEXT_FUNCTIONS)
 }
 
 /// Finds a function over JSON values by its KQL name.
