@@ -86,6 +86,62 @@ fn fill_placeholders(text: &str, start_iso: &str, end_iso: &str) -> String {
         .replace("{{EndTimeISO}}", end_iso)
 }
 
+/// Points every `externaldata` URL of a query at a local CSV file with the
+/// declared columns, written into `folder`: the engine reads only local
+/// files, and the published feeds are not part of the corpus. Each file has
+/// a header row and one row with a value of each column's type.
+fn localize_externaldata(text: &str, folder: &Path) -> String {
+    let mut localized = String::new();
+    let mut rest = text;
+    while let Some(start) = rest.find("externaldata") {
+        let (before, call) = rest.split_at(start);
+        localized.push_str(before);
+        let (Some(open), Some(close), Some(list_start)) =
+            (call.find('('), call.find(')'), call.find('['))
+        else {
+            rest = call;
+            break;
+        };
+        let list_end = call[list_start..]
+            .find(']')
+            .map_or(call.len(), |i| list_start + i);
+        let columns = &call[open + 1..close];
+        let mut list = call[list_start..list_end].to_string();
+        if let Some(url) = list.split('"').nth(1).map(str::to_string)
+            && url.starts_with("http")
+        {
+            let file = folder.join(format!("feed-{}.csv", localized.len()));
+            std::fs::write(&file, feed_csv(columns)).expect("feed file is written");
+            list = list.replace(&url, &format!("file://{}", file.display()));
+        }
+        localized.push_str(&call[..list_start]);
+        localized.push_str(&list);
+        rest = &call[list_end..];
+    }
+    localized.push_str(rest);
+    localized
+}
+
+/// Builds a CSV text for `Name:type, ...` column declarations.
+fn feed_csv(columns: &str) -> String {
+    let declarations: Vec<(&str, &str)> = columns
+        .split(',')
+        .filter_map(|decl| decl.split_once(':'))
+        .map(|(name, ty)| (name.trim(), ty.trim()))
+        .collect();
+    let header: Vec<&str> = declarations.iter().map(|(name, _)| *name).collect();
+    let values: Vec<String> = declarations
+        .iter()
+        .map(|(name, ty)| match *ty {
+            "int" | "long" | "real" | "double" => "1".to_string(),
+            "datetime" => "2024-01-01T00:00:00Z".to_string(),
+            "bool" => "true".to_string(),
+            _ => format!("example-{}", name.to_lowercase()),
+        })
+        .collect();
+    format!("{}\n{}\n", header.join(","), values.join(","))
+}
+
 /// The furthest stage a query reached.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Stage {
@@ -252,10 +308,12 @@ fn sentinel_queries_run() {
         ..QueryOptions::default()
     };
 
+    let feeds = tempfile::tempdir().expect("temporary folder for feeds");
     let queries = corpus_queries();
     let mut outcomes = Vec::new();
     for query in &queries {
         let text = fill_placeholders(&query.text, &first, &last);
+        let text = localize_externaldata(&text, feeds.path());
         outcomes.push(runtime.block_on(run_query(&engine, &catalog, &options, query, &text)));
     }
 
