@@ -5,7 +5,10 @@
 //! 100 ns tick column, other datetimes from their microsecond timestamps,
 //! and text columns are cast to `Utf8`. Hidden `_hs*` columns stay hidden.
 //! A table with no data yet is an empty relation with the right columns, so
-//! queries over it return no rows instead of failing.
+//! queries over it return no rows instead of failing. The same is true of the
+//! Sentinel reference tables that homesoc does not fill yet
+//! ([`store::reference_tables`]): as in Sentinel, they exist and are empty
+//! until data arrives.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -19,8 +22,9 @@ use datafusion::logical_expr::{EmptyRelation, Expr, LogicalPlan, LogicalPlanBuil
 use engine::plan::physical_type;
 use engine::{Catalog, Column, Relation, StaticCatalog};
 use kql::KqlType;
+use store::reference_tables::REFERENCE_TABLES;
 use store::schema::{TIME_COLUMN, TIME_TICKS_COLUMN};
-use store::tables::ALL_TABLES;
+use store::tables::{ALL_TABLES, EVENT, SECURITY_EVENT, WINDOWS_EVENT};
 use store::{TableDef, Workspace};
 
 /// A catalog that remembers whether a query read any table, so that the
@@ -66,9 +70,33 @@ pub async fn load(
             .with_context(|| format!("cannot open table {}", table.name))?;
         catalog.insert(table.name, relation);
     }
+    let windows_event = windows_event_relation(&catalog)?;
+    catalog.insert(WINDOWS_EVENT.name, windows_event);
+    for table in REFERENCE_TABLES {
+        catalog.insert(table.name, empty_relation(table)?);
+    }
     Ok(TrackingCatalog {
         inner: catalog,
         used: AtomicBool::new(false),
+    })
+}
+
+/// Reads `WindowsEvent` as the view over `SecurityEvent` and `Event`, plus
+/// any rows stored in a `WindowsEvent` table of its own.
+fn windows_event_relation(catalog: &StaticCatalog) -> anyhow::Result<Relation> {
+    let relation = |name: &str| {
+        catalog
+            .table(name)
+            .with_context(|| format!("table {name} is missing from the catalog"))
+    };
+    let view = crate::windows_event::view(&relation(SECURITY_EVENT.name)?, &relation(EVENT.name)?)?;
+    let stored = relation(WINDOWS_EVENT.name)?;
+    let plan = LogicalPlanBuilder::from(view.plan)
+        .union(stored.plan)?
+        .build()?;
+    Ok(Relation {
+        plan,
+        columns: view.columns,
     })
 }
 
@@ -77,20 +105,10 @@ async fn table_relation(
     engine: &engine::Engine,
     table: &TableDef,
 ) -> anyhow::Result<Relation> {
-    let columns: Vec<Column> = table
-        .columns
-        .iter()
-        .map(|c| Column {
-            name: c.name.to_string(),
-            ty: c.ty,
-        })
-        .collect();
+    let columns = kql_columns(table);
 
     let Some(delta) = workspace.open_table(table.name).await? else {
-        return Ok(Relation {
-            plan: empty_plan(&columns)?,
-            columns,
-        });
+        return empty_relation(table);
     };
     delta.update_datafusion_session(&engine.session().state())?;
     let provider = delta.table_provider().await?;
@@ -119,6 +137,26 @@ async fn table_relation(
         .project(projection)?
         .build()?;
     Ok(Relation { plan, columns })
+}
+
+/// Builds a relation with the table's columns and no rows.
+fn empty_relation(table: &TableDef) -> anyhow::Result<Relation> {
+    let columns = kql_columns(table);
+    Ok(Relation {
+        plan: empty_plan(&columns)?,
+        columns,
+    })
+}
+
+fn kql_columns(table: &TableDef) -> Vec<Column> {
+    table
+        .columns
+        .iter()
+        .map(|c| Column {
+            name: c.name.to_string(),
+            ty: c.ty,
+        })
+        .collect()
 }
 
 fn empty_plan(columns: &[Column]) -> anyhow::Result<LogicalPlan> {

@@ -1,13 +1,9 @@
 //! The `homesoc` command line.
-
-mod catalog;
-mod import;
-mod query;
-
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use homesoc::{import, query};
 
 /// homesoc: a self-hosted security operations center in one program.
 #[derive(Debug, Parser)]

@@ -8,6 +8,7 @@
 pub mod builder;
 pub mod error;
 pub mod files;
+pub mod reference_tables;
 pub mod schema;
 pub mod tables;
 pub mod workspace;

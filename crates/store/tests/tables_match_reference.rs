@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 
 use kql::KqlType;
+use store::reference_tables::REFERENCE_TABLES;
 use store::schema::TableDef;
 use store::tables::{ALL_TABLES, EVENT, SECURITY_EVENT, WINDOWS_EVENT, table_by_name};
 
@@ -93,8 +94,16 @@ fn windows_event_matches_reference() {
 }
 
 #[test]
+fn reference_tables_match_reference() {
+    for table in REFERENCE_TABLES {
+        let diffs = differences(table);
+        assert!(diffs.is_empty(), "{}", diffs.join("\n"));
+    }
+}
+
+#[test]
 fn column_names_are_unique() {
-    for table in ALL_TABLES {
+    for table in ALL_TABLES.iter().chain(REFERENCE_TABLES.iter()) {
         let mut names: Vec<&str> = table.columns.iter().map(|c| c.name).collect();
         names.sort_unstable();
         let before = names.len();

@@ -9,10 +9,13 @@ pub mod convert;
 pub mod datetime;
 pub mod dynamic;
 pub mod expand;
+pub mod ipv4;
 pub mod parse;
 pub mod parse_kv;
 pub mod percentile;
 pub mod strings;
+pub mod text;
+pub mod xml;
 
 pub use convert::{to_bool, to_datetime, to_dynamic, to_number, to_string, to_timespan};
 pub use dynamic::dynamic_get;
@@ -55,7 +58,12 @@ impl JsonFunction {
 
 /// Every function over JSON values, by name.
 pub fn json_functions() -> impl Iterator<Item = &'static JsonFunction> {
-    arrays::ARRAY_FUNCTIONS.iter().chain(bags::BAG_FUNCTIONS)
+    arrays::ARRAY_FUNCTIONS
+        .iter()
+        .chain(bags::BAG_FUNCTIONS)
+        .chain(xml::XML_FUNCTIONS)
+        .chain(ipv4::IPV4_FUNCTIONS)
+        .chain(text::TEXT_FUNCTIONS)
 }
 
 /// Finds a function over JSON values by its KQL name.

@@ -55,26 +55,68 @@ pub fn string_operator(
     )
 }
 
-/// Builds `haystack has_any (terms)` or, with `all`, `has_all`.
-pub fn has_any(haystack: Expr, terms: Vec<Expr>, all: bool) -> Expr {
+/// A term argument of `has_any` / `has_all`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TermArg {
+    /// A string: one term.
+    Text,
+    /// Dynamic JSON text, read at run time: each element of an array is a
+    /// term, any other value is one term.
+    Dynamic,
+}
+
+/// Returns the terms of one argument at `row`.
+fn row_terms(terms: &ArrayRef, kind: TermArg, row: usize) -> Vec<String> {
+    let text = str_at(terms, row);
+    if kind == TermArg::Text {
+        return vec![fold(text, false)];
+    }
+    match serde_json::from_str::<serde_json::Value>(text) {
+        Ok(serde_json::Value::Array(items)) => items
+            .iter()
+            .map(|item| match item {
+                serde_json::Value::String(term) => fold(term, false),
+                other => fold(&other.to_string(), false),
+            })
+            .collect(),
+        Ok(serde_json::Value::Null) => Vec::new(),
+        Ok(serde_json::Value::String(term)) => vec![fold(&term, false)],
+        _ => vec![fold(text, false)],
+    }
+}
+
+/// Builds `haystack has_any (terms)` or, with `all`, `has_all`. `kinds`
+/// tells for each term argument whether it is one term or a dynamic value
+/// whose array elements are the terms.
+pub fn has_any(haystack: Expr, terms: Vec<Expr>, kinds: Vec<TermArg>, all: bool) -> Expr {
     let name = if all { "has_all" } else { "has_any" };
     let body: udf::ArrayFn = Arc::new(move |args: &[ArrayRef]| {
         let haystacks = utf8(&args[0])?;
         let term_arrays = args[1..].iter().map(utf8).collect::<Result<Vec<_>>>()?;
+        // A dynamic term argument is usually the same value on every row
+        // (a `let` or a subquery), so its parsed terms are kept while the
+        // text stays the same.
+        let mut parsed: Vec<(String, Vec<String>)> = vec![(String::new(), Vec::new()); kinds.len()];
         let mut out = Vec::with_capacity(haystacks.len());
         for row in 0..haystacks.len() {
             let haystack = fold(str_at(&haystacks, row), false);
-            let mut hits = term_arrays.iter().map(|terms| {
-                matches(
-                    StringOpKind::Has,
-                    &haystack,
-                    &fold(str_at(terms, row), false),
-                )
-            });
+            let mut row_hits = Vec::new();
+            for (index, terms) in term_arrays.iter().enumerate() {
+                let text = str_at(terms, row);
+                if parsed[index].0 != text || row == 0 {
+                    parsed[index] = (text.to_string(), row_terms(terms, kinds[index], row));
+                }
+                row_hits.extend(
+                    parsed[index]
+                        .1
+                        .iter()
+                        .map(|term| matches(StringOpKind::Has, &haystack, term)),
+                );
+            }
             out.push(Some(if all {
-                hits.all(|h| h)
+                row_hits.iter().all(|h| *h)
             } else {
-                hits.any(|h| h)
+                row_hits.iter().any(|h| *h)
             }));
         }
         Ok(Arc::new(BooleanArray::from(out)) as ArrayRef)

@@ -10,7 +10,7 @@ use kql::{Diagnostic, KqlType, Span};
 
 use super::{Binding, Planner, Relation, Typed, column_expr, physical_type, unknown_name};
 use crate::error::EngineError;
-use crate::functions::{self as f};
+use crate::functions::{self as f, strings::TermArg};
 use crate::time;
 
 impl Planner<'_> {
@@ -414,7 +414,10 @@ impl Planner<'_> {
         span: Span,
     ) -> Result<Typed, EngineError> {
         let target = self.plan_expr(target, input)?;
-        let items = self.plan_list(list, input)?;
+        let items = match self.tabular_list(list)? {
+            Some(relation) => vec![self.column_as_set(relation, span)?],
+            None => self.plan_list(list, input)?,
+        };
         if items.is_empty() {
             return Err(EngineError::semantic(Diagnostic::new(
                 "`has_any` and `has_all` need at least one term",
@@ -422,8 +425,43 @@ impl Planner<'_> {
             )));
         }
         let haystack = f::to_string(target);
-        let terms: Vec<Expr> = items.into_iter().map(f::to_string).collect();
-        Ok(Typed::new(f::has_any(haystack, terms, all), KqlType::Bool))
+        let kinds = items
+            .iter()
+            .map(|item| match item.ty {
+                KqlType::Dynamic => TermArg::Dynamic,
+                _ => TermArg::Text,
+            })
+            .collect();
+        let terms: Vec<Expr> = items
+            .into_iter()
+            .map(|item| match item.ty {
+                KqlType::Dynamic => item.expr,
+                _ => f::to_string(item),
+            })
+            .collect();
+        Ok(Typed::new(
+            f::has_any(haystack, terms, kinds, all),
+            KqlType::Bool,
+        ))
+    }
+
+    /// Plans the distinct values of a relation's first column as one
+    /// dynamic array: a scalar subquery, as `toscalar(T | summarize
+    /// make_set(Column))` would give.
+    fn column_as_set(&mut self, relation: Relation, span: Span) -> Result<Typed, EngineError> {
+        let Some(first) = relation.columns.first().cloned() else {
+            return Err(EngineError::semantic(Diagnostic::new(
+                "the tabular expression on the right of `has_any` has no columns",
+                span,
+            )));
+        };
+        let set = super::summarize::make_set_json(column_expr(&first.name), first.ty);
+        let plan = datafusion::logical_expr::LogicalPlanBuilder::from(relation.plan)
+            .aggregate(Vec::<Expr>::new(), vec![set.alias("__terms")])
+            .and_then(|b| b.build())
+            .map_err(EngineError::plan)?;
+        let expr = datafusion::logical_expr::expr_fn::scalar_subquery(std::sync::Arc::new(plan));
+        Ok(Typed::new(expr, KqlType::Dynamic))
     }
 }
 

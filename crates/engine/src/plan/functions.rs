@@ -68,6 +68,8 @@ pub(crate) const SCALAR_FUNCTIONS: &[&str] = &[
     "indexof",
     "replace_string",
     "replace_regex",
+    "replace",
+    "hash_md5",
     "abs",
     "round",
     "sqrt",
@@ -389,8 +391,12 @@ impl Planner<'_> {
                 let replacement = f::to_string(args.remove(0));
                 Typed::new(df::replace(text, lookup, replacement), KqlType::String)
             }
-            "replace_regex" => {
+            "replace_regex" | "replace" => {
                 self.arity(call, 3, 3)?;
+                // The older `replace(regex, rewrite, text)` takes the text last.
+                if name == "replace" {
+                    args.rotate_right(1);
+                }
                 let text = f::to_string(args.remove(0));
                 let pattern = f::to_string(args.remove(0));
                 let replacement = f::to_string(args.remove(0));
@@ -640,6 +646,14 @@ impl Planner<'_> {
                     None => df::repeat(text, count),
                 };
                 Typed::new(expr, KqlType::String)
+            }
+            "hash_md5" => {
+                self.arity(call, 1, 1)?;
+                let text = f::to_string(args.remove(0));
+                Typed::new(
+                    datafusion::functions::crypto::expr_fn::md5(text),
+                    KqlType::String,
+                )
             }
             "gettype" => {
                 self.arity(call, 1, 1)?;

@@ -8,6 +8,7 @@
 
 mod aggregate_expr;
 mod expr;
+mod externaldata;
 mod functions;
 mod join;
 mod mv_expand;

@@ -471,6 +471,12 @@ enum SummarizeOutput {
     Computed { name: String, expr: ast::Expr },
 }
 
+/// Builds `make_set(value)` over a whole input: dynamic JSON text of the
+/// distinct values in first-seen order.
+pub(crate) fn make_set_json(value: Expr, ty: KqlType) -> Expr {
+    list_to_json(agg::array_agg(value), ty, Collection::Set)
+}
+
 /// The kind of collection a list aggregate builds from a group's values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Collection {

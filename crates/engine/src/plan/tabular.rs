@@ -53,6 +53,9 @@ impl Planner<'_> {
                 union_relations(legs, union, span)
             }
             Source::Call(call) => {
+                if call.name.name == "externaldata" {
+                    return self.plan_externaldata(call);
+                }
                 if call.name.name == "materialize" && call.args.len() == 1 {
                     match &call.args[0].value.kind {
                         ExprKind::Tabular(inner) => return self.plan_tabular(inner),

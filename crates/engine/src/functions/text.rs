@@ -1,0 +1,346 @@
+//! String functions computed row by row over JSON values: regular
+//! expression extraction, counting, multi-replacement, character
+//! translation, Base64, URL encoding and hashes.
+
+use std::cell::RefCell;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use regex::Regex;
+use serde_json::Value;
+use sha2::{Digest as _, Sha256};
+
+use super::JsonFunction;
+use kql::KqlType;
+
+pub const TEXT_FUNCTIONS: &[JsonFunction] = &[
+    JsonFunction::new("extract_all", 2, 3, KqlType::Dynamic, extract_all),
+    JsonFunction::new("countof", 2, 3, KqlType::Long, countof),
+    JsonFunction::new("replace_strings", 3, 3, KqlType::String, replace_strings),
+    JsonFunction::new("translate", 3, 3, KqlType::String, translate),
+    JsonFunction::new(
+        "base64_encode_tostring",
+        1,
+        1,
+        KqlType::String,
+        base64_encode_tostring,
+    ),
+    JsonFunction::new(
+        "base64_decode_tostring",
+        1,
+        1,
+        KqlType::String,
+        base64_decode_tostring,
+    ),
+    JsonFunction::new("url_encode", 1, 1, KqlType::String, url_encode),
+    JsonFunction::new("url_encode_component", 1, 1, KqlType::String, url_encode),
+    JsonFunction::new("url_decode", 1, 1, KqlType::String, url_decode),
+    JsonFunction::new("hash", 1, 2, KqlType::Long, hash_xxhash64),
+    JsonFunction::new("hash_xxhash64", 1, 2, KqlType::Long, hash_xxhash64),
+    JsonFunction::new("hash_sha256", 1, 1, KqlType::String, hash_sha256),
+];
+
+/// Returns the text a value is hashed or encoded as: a string as it is,
+/// null as "", anything else as its JSON text.
+fn text_of(value: &Value) -> String {
+    match value {
+        Value::String(text) => text.clone(),
+        Value::Null => String::new(),
+        other => other.to_string(),
+    }
+}
+
+thread_local! {
+    /// The last regular expression each worker thread compiled: a column of
+    /// rows nearly always repeats one pattern.
+    static LAST_REGEX: RefCell<Option<(String, Regex)>> = const { RefCell::new(None) };
+}
+
+/// Compiles `pattern`, reusing the previous compilation when it is the
+/// same pattern. Returns `None` for an invalid pattern.
+fn with_regex<T>(pattern: &str, body: impl FnOnce(&Regex) -> T) -> Option<T> {
+    LAST_REGEX.with(|cell| {
+        let mut last = cell.borrow_mut();
+        if last.as_ref().is_none_or(|(cached, _)| cached != pattern) {
+            *last = Some((pattern.to_string(), Regex::new(pattern).ok()?));
+        }
+        last.as_ref().map(|(_, regex)| body(regex))
+    })
+}
+
+/// `extract_all(regex, [captureGroups,] text)`: every match, as an array of
+/// the one capture group's text, or of arrays when the regex or the
+/// `captureGroups` list selects several groups. A regex without groups
+/// yields the whole matches. `captureGroups` lists group numbers or names.
+fn extract_all(args: &[Value]) -> Value {
+    let pattern = text_of(&args[0]);
+    let (groups, text) = match args {
+        [_, groups, text] => (Some(groups), text_of(text)),
+        [_, text] => (None, text_of(text)),
+        _ => return Value::Null,
+    };
+    let result = with_regex(&pattern, |regex| {
+        let selected: Vec<Value> = match groups {
+            Some(Value::Array(items)) => items.clone(),
+            Some(_) => return Value::Null,
+            None if regex.captures_len() > 1 => {
+                (1..regex.captures_len()).map(Value::from).collect()
+            }
+            None => vec![Value::from(0)],
+        };
+        let mut matches = Vec::new();
+        for captures in regex.captures_iter(&text) {
+            let mut values = Vec::with_capacity(selected.len());
+            for group in &selected {
+                let found = match group {
+                    Value::Number(n) => n.as_u64().and_then(|i| captures.get(i as usize)),
+                    Value::String(name) => captures.name(name),
+                    _ => None,
+                };
+                values.push(found.map_or(Value::String(String::new()), |m| {
+                    Value::String(m.as_str().to_string())
+                }));
+            }
+            if values.len() == 1 {
+                matches.push(values.remove(0));
+            } else {
+                matches.push(Value::Array(values));
+            }
+        }
+        if matches.is_empty() {
+            Value::Null
+        } else {
+            Value::Array(matches)
+        }
+    });
+    result.unwrap_or(Value::Null)
+}
+
+/// `countof(text, search [, kind])`: with kind `normal` (the default)
+/// overlapping occurrences count, with `regex` the non-overlapping matches.
+fn countof(args: &[Value]) -> Value {
+    let text = text_of(&args[0]);
+    let search = text_of(&args[1]);
+    let kind = args.get(2).map(text_of).unwrap_or_default();
+    if kind == "regex" {
+        return with_regex(&search, |regex| Value::from(regex.find_iter(&text).count()))
+            .unwrap_or(Value::Null);
+    }
+    if search.is_empty() {
+        return Value::from(0);
+    }
+    let count = text
+        .char_indices()
+        .filter(|(start, _)| text[*start..].starts_with(&search))
+        .count();
+    Value::from(count)
+}
+
+/// `replace_strings(text, lookups, replacements)`: the lookups apply in
+/// their order, and a later lookup only matches in the text that earlier
+/// ones left unreplaced.
+fn replace_strings(args: &[Value]) -> Value {
+    let text = text_of(&args[0]);
+    let (Value::Array(lookups), Value::Array(replacements)) = (&args[1], &args[2]) else {
+        return Value::Null;
+    };
+    let pairs: Vec<(String, String)> = lookups
+        .iter()
+        .enumerate()
+        .map(|(i, lookup)| {
+            let replacement = replacements.get(i).map(text_of).unwrap_or_default();
+            (text_of(lookup), replacement)
+        })
+        .collect();
+    Value::String(replace_in_order(&text, &pairs))
+}
+
+fn replace_in_order(text: &str, pairs: &[(String, String)]) -> String {
+    let Some(((lookup, replacement), rest)) = pairs.split_first() else {
+        return text.to_string();
+    };
+    if lookup.is_empty() {
+        return replace_in_order(text, rest);
+    }
+    let pieces: Vec<String> = text
+        .split(lookup.as_str())
+        .map(|piece| replace_in_order(piece, rest))
+        .collect();
+    pieces.join(replacement)
+}
+
+/// `translate(searchList, replacementList, text)`: each character of
+/// `searchList` becomes the character at the same position of
+/// `replacementList`, or its last character when that list is shorter.
+/// An empty `replacementList` removes the characters.
+fn translate(args: &[Value]) -> Value {
+    let search: Vec<char> = text_of(&args[0]).chars().collect();
+    let replacement: Vec<char> = text_of(&args[1]).chars().collect();
+    let text = text_of(&args[2]);
+    let translated: String = text
+        .chars()
+        .filter_map(|c| match search.iter().position(|s| *s == c) {
+            None => Some(c),
+            Some(_) if replacement.is_empty() => None,
+            Some(i) => Some(replacement[i.min(replacement.len() - 1)]),
+        })
+        .collect();
+    Value::String(translated)
+}
+
+fn base64_encode_tostring(args: &[Value]) -> Value {
+    Value::String(BASE64.encode(text_of(&args[0])))
+}
+
+/// Decodes Base64 into UTF-8 text; input that is not Base64 or does not
+/// decode to UTF-8 gives null.
+fn base64_decode_tostring(args: &[Value]) -> Value {
+    let encoded = text_of(&args[0]);
+    BASE64
+        .decode(encoded.trim())
+        .ok()
+        .and_then(|bytes| String::from_utf8(bytes).ok())
+        .map_or(Value::Null, Value::String)
+}
+
+/// Percent-encodes every byte except ASCII letters, digits and `-_.~`.
+fn url_encode(args: &[Value]) -> Value {
+    let text = text_of(&args[0]);
+    let mut encoded = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || b"-_.~".contains(&byte) {
+            encoded.push(byte as char);
+        } else {
+            encoded.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    Value::String(encoded)
+}
+
+/// Decodes `%XX` escapes and `+` as a space; malformed escapes stay as
+/// they are, and bytes that are not UTF-8 give null.
+fn url_decode(args: &[Value]) -> Value {
+    let text = text_of(&args[0]);
+    let bytes = text.as_bytes();
+    let mut decoded = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let escape = bytes
+            .get(i + 1..i + 3)
+            .filter(|_| bytes[i] == b'%')
+            .and_then(|hex| std::str::from_utf8(hex).ok())
+            .and_then(|hex| u8::from_str_radix(hex, 16).ok());
+        match (bytes[i], escape) {
+            (_, Some(byte)) => {
+                decoded.push(byte);
+                i += 3;
+            }
+            (b'+', None) => {
+                decoded.push(b' ');
+                i += 1;
+            }
+            (byte, None) => {
+                decoded.push(byte);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8(decoded).map_or(Value::Null, Value::String)
+}
+
+/// `hash(value [, mod])`: XXH64 with seed 0 over the value's UTF-8 text,
+/// as a signed long; with `mod`, the hash modulo `mod` (never negative).
+fn hash_xxhash64(args: &[Value]) -> Value {
+    let digest = twox_hash::XxHash64::oneshot(0, text_of(&args[0]).as_bytes()) as i64;
+    match args.get(1) {
+        None => Value::from(digest),
+        Some(modulo) => match modulo.as_i64() {
+            Some(m) if m > 0 => Value::from(digest.rem_euclid(m)),
+            _ => Value::Null,
+        },
+    }
+}
+
+fn hash_sha256(args: &[Value]) -> Value {
+    let digest = Sha256::digest(text_of(&args[0]).as_bytes());
+    let hex: String = digest.iter().map(|byte| format!("{byte:02x}")).collect();
+    Value::String(hex)
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn extract_all_groups() {
+        assert_eq!(
+            extract_all(&[json!(r"(\d+)"), json!("numbers: 123, 567 and 789")]),
+            json!(["123", "567", "789"])
+        );
+        assert_eq!(
+            extract_all(&[json!(r"(\w)(\w+)(\w)"), json!([1, 3]), json!("abcd efgh")]),
+            json!([["a", "d"], ["e", "h"]])
+        );
+        assert_eq!(extract_all(&[json!(r"(\d+)"), json!("none")]), Value::Null);
+        assert_eq!(extract_all(&[json!("(unclosed"), json!("x")]), Value::Null);
+    }
+
+    #[test]
+    fn countof_kinds() {
+        assert_eq!(countof(&[json!("aaaa"), json!("aa")]), json!(3));
+        assert_eq!(countof(&[json!("ababa"), json!("aba")]), json!(2));
+        assert_eq!(
+            countof(&[json!("ababa"), json!("aba"), json!("regex")]),
+            json!(1)
+        );
+    }
+
+    #[test]
+    fn replace_strings_order() {
+        let text = json!("This is an example");
+        assert_eq!(
+            replace_strings(&[text.clone(), json!(["This", "is"]), json!(["This", "was"])]),
+            json!("This was an example")
+        );
+        assert_eq!(
+            replace_strings(&[text, json!(["is", "This"]), json!(["was", "This"])]),
+            json!("Thwas was an example")
+        );
+    }
+
+    #[test]
+    fn translate_characters() {
+        assert_eq!(
+            translate(&[json!("krasp"), json!("otsku"), json!("spark")]),
+            json!("kusto")
+        );
+        assert_eq!(
+            translate(&[json!("abc"), json!(""), json!("ab")]),
+            json!("")
+        );
+    }
+
+    #[test]
+    fn base64_round_trip() {
+        assert_eq!(base64_encode_tostring(&[json!("Kusto")]), json!("S3VzdG8="));
+        assert_eq!(base64_decode_tostring(&[json!("S3VzdG8=")]), json!("Kusto"));
+        assert_eq!(base64_decode_tostring(&[json!("not base64!")]), Value::Null);
+    }
+
+    #[test]
+    fn url_round_trip() {
+        assert_eq!(url_encode(&[json!("a b/c")]), json!("a%20b%2Fc"));
+        assert_eq!(url_decode(&[json!("a%20b+c%2F")]), json!("a b c/"));
+    }
+
+    #[test]
+    fn hash_modulo() {
+        assert_eq!(hash_xxhash64(&[json!("World"), json!(100)]), json!(51));
+        assert_eq!(
+            hash_xxhash64(&[json!("World")]),
+            json!(1846988464401551951i64)
+        );
+    }
+}
