@@ -1,8 +1,8 @@
 //! The `homesoc` command line.
 
-mod catalog;
 mod import;
 mod query;
+mod rules;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -53,6 +53,11 @@ enum Command {
     },
     /// Run a KQL query.
     Query(query::QueryArgs),
+    /// Check, run and backtest analytics rules.
+    Rules {
+        #[command(subcommand)]
+        command: rules::RulesCommand,
+    },
 }
 
 fn main() -> ExitCode {
@@ -80,6 +85,7 @@ fn main() -> ExitCode {
             Command::Import { source } => import::run(&cli.data_dir, source).await,
             Command::Tables { json } => query::tables(&cli.data_dir, json).await,
             Command::Query(args) => query::run(&cli.data_dir, args).await,
+            Command::Rules { command } => rules::run(&cli.data_dir, command).await,
         }
     });
     match result {

@@ -6,11 +6,16 @@
 //! and text columns are cast to `Utf8`. Hidden `_hs*` columns stay hidden.
 //! A table with no data yet is an empty relation with the right columns, so
 //! queries over it return no rows instead of failing.
+//!
+//! A [`TimeWindow`] restricts every table to rows whose `TimeGenerated` is in
+//! the window, as Sentinel restricts a scheduled rule's query to its query
+//! period. The filter sits below the projection, on the tick column and on
+//! the date partition column, so Delta prunes whole days and Parquet row
+//! groups by their statistics.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use anyhow::Context as _;
 use arrow::datatypes::{DataType, Field, Schema};
 use datafusion::common::DFSchema;
 use datafusion::datasource::provider_as_source;
@@ -19,9 +24,19 @@ use datafusion::logical_expr::{EmptyRelation, Expr, LogicalPlan, LogicalPlanBuil
 use engine::plan::physical_type;
 use engine::{Catalog, Column, Relation, StaticCatalog};
 use kql::KqlType;
-use store::schema::{TIME_COLUMN, TIME_TICKS_COLUMN};
-use store::tables::ALL_TABLES;
-use store::{TableDef, Workspace};
+
+use crate::error::StoreError;
+use crate::schema::{DATE_COLUMN, TIME_COLUMN, TIME_TICKS_COLUMN};
+use crate::tables::ALL_TABLES;
+use crate::{TableDef, Workspace};
+
+/// A half-open range of `TimeGenerated` values, `[start, end)`, in 100 ns
+/// ticks since the Unix epoch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TimeWindow {
+    pub start_ticks: i64,
+    pub end_ticks: i64,
+}
 
 /// A catalog that remembers whether a query read any table, so that the
 /// command line can warn about an empty workspace only when it matters.
@@ -54,16 +69,16 @@ fn column(name: &str) -> Expr {
     Expr::Column(datafusion::common::Column::new_unqualified(name))
 }
 
-/// Builds a catalog with every known table of the workspace.
+/// Builds a catalog with every known table of the workspace, each restricted
+/// to `window` when one is given.
 pub async fn load(
     workspace: &Workspace,
     engine: &engine::Engine,
-) -> anyhow::Result<TrackingCatalog> {
+    window: Option<TimeWindow>,
+) -> Result<TrackingCatalog, StoreError> {
     let mut catalog = StaticCatalog::new();
     for table in ALL_TABLES {
-        let relation = table_relation(workspace, engine, table)
-            .await
-            .with_context(|| format!("cannot open table {}", table.name))?;
+        let relation = table_relation(workspace, engine, table, window).await?;
         catalog.insert(table.name, relation);
     }
     Ok(TrackingCatalog {
@@ -72,29 +87,93 @@ pub async fn load(
     })
 }
 
-async fn table_relation(
-    workspace: &Workspace,
-    engine: &engine::Engine,
-    table: &TableDef,
-) -> anyhow::Result<Relation> {
-    let columns: Vec<Column> = table
+/// Builds a catalog of every known table with no rows, for planning
+/// queries against the table schemas alone.
+pub fn schema_catalog() -> Result<StaticCatalog, StoreError> {
+    let mut catalog = StaticCatalog::new();
+    for table in ALL_TABLES {
+        let columns = kql_columns(table);
+        let plan = empty_plan(table.name, &columns)?;
+        catalog.insert(table.name, Relation { plan, columns });
+    }
+    Ok(catalog)
+}
+
+fn kql_columns(table: &TableDef) -> Vec<Column> {
+    table
         .columns
         .iter()
         .map(|c| Column {
             name: c.name.to_string(),
             ty: c.ty,
         })
-        .collect();
+        .collect()
+}
+
+fn plan_error(table: &str, source: datafusion::error::DataFusionError) -> StoreError {
+    StoreError::Scan {
+        table: table.to_string(),
+        reason: source.to_string(),
+    }
+}
+
+/// Returns the filter that keeps a stored row when its time is in `window`.
+fn window_filter(window: TimeWindow) -> Expr {
+    let first_day = day_text(window.start_ticks);
+    let last_day = day_text(window.end_ticks);
+    column(TIME_TICKS_COLUMN)
+        .gt_eq(lit(window.start_ticks))
+        .and(column(TIME_TICKS_COLUMN).lt(lit(window.end_ticks)))
+        .and(column(DATE_COLUMN).gt_eq(lit(first_day)))
+        .and(column(DATE_COLUMN).lt_eq(lit(last_day)))
+}
+
+/// Returns the `YYYY-MM-DD` UTC day of a tick count, as `_hsDate` stores it.
+fn day_text(ticks: i64) -> String {
+    let seconds = ticks.div_euclid(10_000_000);
+    chrono::DateTime::from_timestamp(seconds, 0)
+        .map(|time| time.format("%Y-%m-%d").to_string())
+        // Out of chrono's range: no stored row can be on such a day anyway.
+        .unwrap_or_else(|| {
+            if ticks < 0 {
+                "0000-01-01".into()
+            } else {
+                "9999-12-31".into()
+            }
+        })
+}
+
+async fn table_relation(
+    workspace: &Workspace,
+    engine: &engine::Engine,
+    table: &TableDef,
+    window: Option<TimeWindow>,
+) -> Result<Relation, StoreError> {
+    let columns = kql_columns(table);
 
     let Some(delta) = workspace.open_table(table.name).await? else {
         return Ok(Relation {
-            plan: empty_plan(&columns)?,
+            plan: empty_plan(table.name, &columns)?,
             columns,
         });
     };
-    delta.update_datafusion_session(&engine.session().state())?;
-    let provider = delta.table_provider().await?;
-    let scan = LogicalPlanBuilder::scan(table.name, provider_as_source(provider), None)?.build()?;
+    delta
+        .update_datafusion_session(&engine.session().state())
+        .map_err(|source| StoreError::delta(table.name, source))?;
+    let provider = delta
+        .table_provider()
+        .await
+        .map_err(|source| plan_error(table.name, source))?;
+    let mut scan = LogicalPlanBuilder::scan(table.name, provider_as_source(provider), None)
+        .map_err(|source| plan_error(table.name, source))?;
+    if let Some(window) = window {
+        scan = scan
+            .filter(window_filter(window))
+            .map_err(|source| plan_error(table.name, source))?;
+    }
+    let scan = scan
+        .build()
+        .map_err(|source| plan_error(table.name, source))?;
 
     let projection: Vec<Expr> = table
         .columns
@@ -116,17 +195,19 @@ async fn table_relation(
         })
         .collect();
     let plan = LogicalPlanBuilder::from(scan)
-        .project(projection)?
-        .build()?;
+        .project(projection)
+        .and_then(|builder| builder.build())
+        .map_err(|source| plan_error(table.name, source))?;
     Ok(Relation { plan, columns })
 }
 
-fn empty_plan(columns: &[Column]) -> anyhow::Result<LogicalPlan> {
+fn empty_plan(table: &str, columns: &[Column]) -> Result<LogicalPlan, StoreError> {
     let fields: Vec<Field> = columns
         .iter()
         .map(|c| Field::new(&c.name, physical_type(c.ty), true))
         .collect();
-    let schema = DFSchema::try_from(Schema::new(fields))?;
+    let schema =
+        DFSchema::try_from(Schema::new(fields)).map_err(|source| plan_error(table, source))?;
     Ok(LogicalPlan::EmptyRelation(EmptyRelation {
         produce_one_row: false,
         schema: Arc::new(schema),

@@ -6,12 +6,14 @@
 //! columns are laid out in the Parquet files.
 
 pub mod builder;
+pub mod catalog;
 pub mod error;
 pub mod files;
 pub mod schema;
 pub mod tables;
 pub mod workspace;
 
+pub use catalog::{TimeWindow, TrackingCatalog};
 pub use error::StoreError;
 pub use schema::{ColumnDef, TableDef};
 pub use workspace::{Import, TableInfo, Workspace, WriteLock};
