@@ -8,13 +8,20 @@
 //! following the rule's incident configuration ([`incident`]). Every run is
 //! recorded in `HomesocRuleRuns`.
 
+pub mod alert;
 pub mod check;
 pub mod entities;
 pub mod error;
+pub mod incident;
 pub mod load;
+mod read;
+mod result;
 pub mod rule;
+pub mod run;
 pub mod timespan;
+pub mod write;
 
 pub use error::{DetectError, RuleError};
 pub use load::{RuleSet, load_rules};
 pub use rule::Rule;
+pub use run::{Detector, RunKind, RunRecord, RunStatus};

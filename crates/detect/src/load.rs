@@ -620,7 +620,8 @@ impl RuleReader<'_> {
     }
 }
 
-fn split_text_list(text: &str) -> Vec<String> {
+/// Splits a comma-separated list, dropping empty items.
+pub(crate) fn split_text_list(text: &str) -> Vec<String> {
     text.split(',')
         .map(str::trim)
         .filter(|item| !item.is_empty())
