@@ -1,6 +1,7 @@
 //! The `homesoc` command line.
 
 mod import;
+mod incidents;
 mod query;
 mod rules;
 
@@ -34,6 +35,10 @@ struct Cli {
     )]
     log: String,
 
+    /// The user that incident changes are attributed to.
+    #[arg(long, global = true, env = "USER", default_value = "homesoc")]
+    user: String,
+
     #[command(subcommand)]
     command: Command,
 }
@@ -57,6 +62,11 @@ enum Command {
     Rules {
         #[command(subcommand)]
         command: rules::RulesCommand,
+    },
+    /// List, show and work incidents.
+    Incidents {
+        #[command(subcommand)]
+        command: incidents::IncidentsCommand,
     },
 }
 
@@ -86,6 +96,9 @@ fn main() -> ExitCode {
             Command::Tables { json } => query::tables(&cli.data_dir, json).await,
             Command::Query(args) => query::run(&cli.data_dir, args).await,
             Command::Rules { command } => rules::run(&cli.data_dir, command).await,
+            Command::Incidents { command } => {
+                incidents::run(&cli.data_dir, &cli.user, command).await
+            }
         }
     });
     match result {
