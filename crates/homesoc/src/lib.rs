@@ -1,7 +1,7 @@
 //! The `homesoc` program's commands, as a library so that integration
-//! tests can load a workspace's catalog and run queries in process.
+//! tests can run them in process.
 
-pub mod catalog;
 pub mod import;
+pub mod incidents;
 pub mod query;
-pub mod windows_event;
+pub mod rules;

@@ -1,9 +1,10 @@
 //! The `homesoc` command line.
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use homesoc::{import, query};
+use homesoc::{import, incidents, query, rules};
 
 /// homesoc: a self-hosted security operations center in one program.
 #[derive(Debug, Parser)]
@@ -27,6 +28,10 @@ struct Cli {
     )]
     log: String,
 
+    /// The user that incident changes are attributed to.
+    #[arg(long, global = true, env = "USER", default_value = "homesoc")]
+    user: String,
+
     #[command(subcommand)]
     command: Command,
 }
@@ -46,6 +51,16 @@ enum Command {
     },
     /// Run a KQL query.
     Query(query::QueryArgs),
+    /// Check, run and backtest analytics rules.
+    Rules {
+        #[command(subcommand)]
+        command: rules::RulesCommand,
+    },
+    /// List, show and work incidents.
+    Incidents {
+        #[command(subcommand)]
+        command: incidents::IncidentsCommand,
+    },
 }
 
 fn main() -> ExitCode {
@@ -73,6 +88,10 @@ fn main() -> ExitCode {
             Command::Import { source } => import::run(&cli.data_dir, source).await,
             Command::Tables { json } => query::tables(&cli.data_dir, json).await,
             Command::Query(args) => query::run(&cli.data_dir, args).await,
+            Command::Rules { command } => rules::run(&cli.data_dir, command).await,
+            Command::Incidents { command } => {
+                incidents::run(&cli.data_dir, &cli.user, command).await
+            }
         }
     });
     match result {

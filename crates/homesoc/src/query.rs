@@ -92,7 +92,7 @@ pub async fn run(data_dir: &Path, args: QueryArgs) -> anyhow::Result<ExitCode> {
     let memory_limit =
         usize::try_from(args.memory_limit.saturating_mul(MIB as u64)).unwrap_or(usize::MAX);
     let engine = Engine::with_memory_limit(memory_limit);
-    let catalog = crate::catalog::load(&workspace, &engine).await?;
+    let catalog = store::catalog::load(&workspace, &engine, None).await?;
     let warn_if_empty = || {
         if !workspace.exists() && catalog.any_table_read() {
             eprintln!(
@@ -166,7 +166,7 @@ pub async fn tables(data_dir: &Path, json_output: bool) -> anyhow::Result<ExitCo
     let workspace = Workspace::open_for_reading(data_dir)?;
     let infos = workspace.tables().await?;
     let engine = Engine::new();
-    let catalog = crate::catalog::load(&workspace, &engine).await?;
+    let catalog = store::catalog::load(&workspace, &engine, None).await?;
     let options = QueryOptions::default();
 
     let mut rows = Vec::new();

@@ -286,7 +286,7 @@ fn load_catalog(
 ) -> impl engine::Catalog {
     let workspace = Workspace::open_for_reading(data_dir).expect("workspace opens");
     runtime
-        .block_on(homesoc::catalog::load(&workspace, engine))
+        .block_on(store::catalog::load(&workspace, engine, None))
         .expect("catalog loads")
 }
 

@@ -23,6 +23,9 @@ pub enum StoreError {
     /// A batch handed to the store does not have the table's storage layout.
     #[error("rows for table {table} do not match its storage layout: {reason}")]
     InvalidBatch { table: String, reason: String },
+    /// The scan plan of a table could not be built; a bug in homesoc.
+    #[error("cannot build the scan of table {table}: {reason}")]
+    Scan { table: String, reason: String },
     /// A Delta Lake operation on one table failed.
     #[error("Delta table {table}: {source}")]
     Delta {

@@ -6,13 +6,16 @@
 //! columns are laid out in the Parquet files.
 
 pub mod builder;
+pub mod catalog;
 pub mod error;
 pub mod files;
 pub mod reference_tables;
 pub mod schema;
 pub mod tables;
+pub mod windows_event;
 pub mod workspace;
 
+pub use catalog::{TimeWindow, TrackingCatalog};
 pub use error::StoreError;
 pub use schema::{ColumnDef, TableDef};
 pub use workspace::{Import, ImportState, TableInfo, Workspace, WriteLock};

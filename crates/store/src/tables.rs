@@ -4,7 +4,8 @@
 //! reference (MicrosoftDocs/azure-reference-other, the 2024 include files
 //! under `azure-monitor-ref/tables/includes/`). The reference lists columns
 //! alphabetically, ignoring a leading underscore; a live workspace may order
-//! them differently. As on those pages, `TenantId` is not listed.
+//! them differently. As on those pages, `TenantId` is not listed, except in
+//! the tables whose page lists it (WindowsEvent, SecurityIncident).
 
 use kql::KqlType;
 
@@ -301,11 +302,143 @@ pub static WINDOWS_EVENT: TableDef = TableDef {
     ],
 };
 
+/// Alerts raised by analytics rules (`SecurityAlert`), 35 columns.
+pub static SECURITY_ALERT: TableDef = TableDef {
+    name: "SecurityAlert",
+    columns: &[
+        col("AlertLink", KqlType::String),
+        col("AlertName", KqlType::String),
+        col("AlertSeverity", KqlType::String),
+        col("AlertType", KqlType::String),
+        col("_BilledSize", KqlType::Real),
+        col("CompromisedEntity", KqlType::String),
+        col("ConfidenceLevel", KqlType::String),
+        col("ConfidenceScore", KqlType::Real),
+        col("Description", KqlType::String),
+        col("DisplayName", KqlType::String),
+        col("EndTime", KqlType::Datetime),
+        col("Entities", KqlType::String),
+        col("ExtendedLinks", KqlType::String),
+        col("ExtendedProperties", KqlType::String),
+        col("_IsBillable", KqlType::String),
+        col("IsIncident", KqlType::Bool),
+        col("ProcessingEndTime", KqlType::Datetime),
+        col("ProductComponentName", KqlType::String),
+        col("ProductName", KqlType::String),
+        col("ProviderName", KqlType::String),
+        col("RemediationSteps", KqlType::String),
+        col("ResourceId", KqlType::String),
+        col("SourceComputerId", KqlType::String),
+        col("StartTime", KqlType::Datetime),
+        col("Status", KqlType::String),
+        col("SubTechniques", KqlType::String),
+        col("SystemAlertId", KqlType::String),
+        col("Tactics", KqlType::String),
+        col("Techniques", KqlType::String),
+        col("TimeGenerated", KqlType::Datetime),
+        col("Type", KqlType::String),
+        col("VendorName", KqlType::String),
+        col("VendorOriginalId", KqlType::String),
+        col("WorkspaceResourceGroup", KqlType::String),
+        col("WorkspaceSubscriptionId", KqlType::String),
+    ],
+};
+
+/// Incidents, one row per change (`SecurityIncident`), 33 columns.
+pub static SECURITY_INCIDENT: TableDef = TableDef {
+    name: "SecurityIncident",
+    columns: &[
+        col("AdditionalData", KqlType::Dynamic),
+        col("AlertIds", KqlType::Dynamic),
+        col("_BilledSize", KqlType::Real),
+        col("BookmarkIds", KqlType::Dynamic),
+        col("Classification", KqlType::String),
+        col("ClassificationComment", KqlType::String),
+        col("ClassificationReason", KqlType::String),
+        col("ClosedTime", KqlType::Datetime),
+        col("Comments", KqlType::Dynamic),
+        col("CreatedTime", KqlType::Datetime),
+        col("Description", KqlType::String),
+        col("FirstActivityTime", KqlType::Datetime),
+        col("FirstModifiedTime", KqlType::Datetime),
+        col("IncidentName", KqlType::String),
+        col("IncidentNumber", KqlType::Int),
+        col("IncidentUrl", KqlType::String),
+        col("_IsBillable", KqlType::String),
+        col("Labels", KqlType::Dynamic),
+        col("LastActivityTime", KqlType::Datetime),
+        col("LastModifiedTime", KqlType::Datetime),
+        col("ModifiedBy", KqlType::String),
+        col("Owner", KqlType::Dynamic),
+        col("ProviderIncidentId", KqlType::String),
+        col("ProviderName", KqlType::String),
+        col("RelatedAnalyticRuleIds", KqlType::Dynamic),
+        col("Severity", KqlType::String),
+        col("SourceSystem", KqlType::String),
+        col("Status", KqlType::String),
+        col("Tasks", KqlType::Dynamic),
+        col("TenantId", KqlType::String),
+        col("TimeGenerated", KqlType::Datetime),
+        col("Title", KqlType::String),
+        col("Type", KqlType::String),
+    ],
+};
+
+/// homesoc's log of analytics rule runs (`HomesocRuleRuns`), one row per
+/// run; not a Sentinel table. `TimeGenerated` is the instant the rule was
+/// evaluated at (its query's `now()`), which differs from `StartedTime`, the
+/// wall-clock start, in a backtest or a run `--at` a past instant.
+pub static HOMESOC_RULE_RUNS: TableDef = TableDef {
+    name: "HomesocRuleRuns",
+    columns: &[
+        col("Alerts", KqlType::Long),
+        col("DurationMs", KqlType::Real),
+        col("Error", KqlType::String),
+        col("Incidents", KqlType::Long),
+        col("ResultRows", KqlType::Long),
+        col("RuleId", KqlType::String),
+        col("RuleName", KqlType::String),
+        col("RunKind", KqlType::String),
+        col("StartedTime", KqlType::Datetime),
+        col("Status", KqlType::String),
+        col("TimeGenerated", KqlType::Datetime),
+        col("Type", KqlType::String),
+        col("WindowEnd", KqlType::Datetime),
+        col("WindowStart", KqlType::Datetime),
+    ],
+};
+
 /// Every table defined here, in a fixed order.
-pub static ALL_TABLES: [&TableDef; 3] = [&SECURITY_EVENT, &EVENT, &WINDOWS_EVENT];
+pub static ALL_TABLES: [&TableDef; 6] = [
+    &SECURITY_EVENT,
+    &EVENT,
+    &WINDOWS_EVENT,
+    &SECURITY_ALERT,
+    &SECURITY_INCIDENT,
+    &HOMESOC_RULE_RUNS,
+];
 
 /// Returns the table with this exact (case-sensitive) name, as KQL matches
 /// table names.
 pub fn table_by_name(name: &str) -> Option<&'static TableDef> {
     ALL_TABLES.iter().copied().find(|table| table.name == name)
+}
+
+/// Returns the `EventLevelName` for a `System/Level` value.
+///
+/// Sentinel's `Event` table names levels `Error` (2), `Warning` (3) and
+/// `Information` (4). Level 0 (LogAlways, which classic sources and most
+/// audit events use) is shown as `Information`, as Event Viewer does.
+/// NOTE: levels 1 (Critical) and 5 (Verbose) have no documented `Event`
+/// table name; they are written as `Critical` and `Verbose`, the names
+/// Event Viewer uses.
+pub fn event_level_name(level: i64) -> Option<&'static str> {
+    match level {
+        0 | 4 => Some("Information"),
+        1 => Some("Critical"),
+        2 => Some("Error"),
+        3 => Some("Warning"),
+        5 => Some("Verbose"),
+        _ => None,
+    }
 }

@@ -12,7 +12,7 @@ use std::sync::LazyLock;
 
 use store::builder::{Row, parse_int_text};
 use store::schema::TableDef;
-use store::tables::EVENT;
+use store::tables::{EVENT, event_level_name};
 
 use super::record::{EventRecord, escape_text};
 
@@ -50,25 +50,6 @@ static COLUMNS: LazyLock<Columns> = LazyLock::new(|| {
         type_name: index(t, "Type"),
     }
 });
-
-/// Returns the `EventLevelName` for a `System/Level` value.
-///
-/// Sentinel's `Event` table names levels `Error` (2), `Warning` (3) and
-/// `Information` (4). Level 0 (LogAlways, which classic sources and most
-/// audit events use) is shown as `Information`, as Event Viewer does.
-/// NOTE: levels 1 (Critical) and 5 (Verbose) have no documented `Event`
-/// table name; they are written as `Critical` and `Verbose`, the names
-/// Event Viewer uses.
-pub fn event_level_name(level: i64) -> Option<&'static str> {
-    match level {
-        0 | 4 => Some("Information"),
-        1 => Some("Critical"),
-        2 => Some("Error"),
-        3 => Some("Warning"),
-        5 => Some("Verbose"),
-        _ => None,
-    }
-}
 
 /// Returns the event data values as `<Param>value</Param>` elements, in
 /// document order, with XML escapes.

@@ -30,9 +30,10 @@ use store::schema::TableDef;
 use store::tables::{EVENT, SECURITY_EVENT};
 
 pub use activity::{security_activity, security_event_title};
-pub use event::{event_level_name, parameter_xml};
+pub use event::parameter_xml;
 pub use record::{DataPair, EventRecord, parse_record_xml, parse_system_time};
 pub use security_event::{RESERVED_COLUMNS, logon_type_name};
+pub use store::tables::event_level_name;
 
 /// Size of the EVTX file header block.
 const FILE_HEADER_SIZE: u64 = 4096;

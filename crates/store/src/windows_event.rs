@@ -13,8 +13,10 @@ use datafusion::logical_expr::{Expr, LogicalPlanBuilder, cast, lit, try_cast, wh
 use engine::plan::physical_type;
 use engine::{Column, Relation};
 use kql::KqlType;
-use store::tables::{EVENT, SECURITY_EVENT, WINDOWS_EVENT};
-use store::{ColumnDef, TableDef};
+
+use crate::error::StoreError;
+use crate::tables::{EVENT, SECURITY_EVENT, WINDOWS_EVENT, event_level_name};
+use crate::{ColumnDef, TableDef};
 
 fn column(name: &str) -> Expr {
     Expr::Column(datafusion::common::Column::new_unqualified(name))
@@ -61,8 +63,8 @@ fn view_column(source: &TableDef, target: &ColumnDef) -> Expr {
 
 /// Maps an event level to its name as the `Event` table writes it.
 fn level_name(level: Expr) -> Expr {
-    let mut names = (0i64..=5)
-        .filter_map(|value| ingest::evtx::event_level_name(value).map(|name| (value, name)));
+    let mut names =
+        (0i64..=5).filter_map(|value| event_level_name(value).map(|name| (value, name)));
     let (first_value, first_name) = names.next().expect("level 0 has a name");
     let mut case = when(level.clone().eq(lit(first_value)), lit(first_name));
     for (value, name) in names {
@@ -72,20 +74,28 @@ fn level_name(level: Expr) -> Expr {
         .expect("a CASE with branches builds")
 }
 
-fn project(source: &TableDef, relation: &Relation) -> anyhow::Result<LogicalPlanBuilder> {
+fn project(source: &TableDef, relation: &Relation) -> Result<LogicalPlanBuilder, StoreError> {
     let projection: Vec<Expr> = WINDOWS_EVENT
         .columns
         .iter()
         .map(|target| view_column(source, target))
         .collect();
-    Ok(LogicalPlanBuilder::from(relation.plan.clone()).project(projection)?)
+    LogicalPlanBuilder::from(relation.plan.clone())
+        .project(projection)
+        .map_err(|source| crate::catalog::plan_error(WINDOWS_EVENT.name, source))
 }
 
 /// Builds `WindowsEvent` from the `SecurityEvent` and `Event` relations of
 /// the catalog.
-pub fn view(security_event: &Relation, event: &Relation) -> anyhow::Result<Relation> {
-    let security_rows = project(&SECURITY_EVENT, security_event)?.build()?;
-    let plan = project(&EVENT, event)?.union(security_rows)?.build()?;
+pub fn view(security_event: &Relation, event: &Relation) -> Result<Relation, StoreError> {
+    let plan_error = |source| crate::catalog::plan_error(WINDOWS_EVENT.name, source);
+    let security_rows = project(&SECURITY_EVENT, security_event)?
+        .build()
+        .map_err(plan_error)?;
+    let plan = project(&EVENT, event)?
+        .union(security_rows)
+        .and_then(|builder| builder.build())
+        .map_err(plan_error)?;
     let columns = WINDOWS_EVENT
         .columns
         .iter()

@@ -1,0 +1,77 @@
+//! Errors of the detect crate.
+
+use std::path::PathBuf;
+
+/// A rule file that cannot be loaded. Each variant names the file, and the
+/// key where one is at fault, so the user can fix the YAML.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum RuleError {
+    /// The file or folder cannot be read.
+    #[error("{path}: cannot read: {reason}")]
+    Read { path: PathBuf, reason: String },
+    /// The file is not valid YAML.
+    #[error("{path}: invalid YAML: {reason}")]
+    Yaml { path: PathBuf, reason: String },
+    /// The document is not a mapping of keys to values.
+    #[error("{path}: the rule must be a YAML mapping of keys such as id, name and query")]
+    NotAMapping { path: PathBuf },
+    /// A key that the rule's kind requires is missing or empty.
+    #[error("{path}: missing required key `{key}`")]
+    MissingKey { path: PathBuf, key: String },
+    /// A key has a value of the wrong form.
+    #[error("{path}: invalid value {value} for key `{key}`: {expected}")]
+    InvalidValue {
+        path: PathBuf,
+        key: String,
+        value: String,
+        expected: String,
+    },
+    /// A second rule uses an id already loaded from another file; the
+    /// second file is not loaded.
+    #[error(
+        "{path}: duplicate rule id {id}, already used by {first_path}; give each rule its own id"
+    )]
+    DuplicateId {
+        id: String,
+        path: PathBuf,
+        first_path: PathBuf,
+    },
+}
+
+impl RuleError {
+    /// Returns the file the error is about.
+    pub fn path(&self) -> &std::path::Path {
+        match self {
+            RuleError::Read { path, .. }
+            | RuleError::Yaml { path, .. }
+            | RuleError::NotAMapping { path }
+            | RuleError::MissingKey { path, .. }
+            | RuleError::InvalidValue { path, .. }
+            | RuleError::DuplicateId { path, .. } => path,
+        }
+    }
+}
+
+/// A failure while running rules or changing incidents.
+#[derive(Debug, thiserror::Error)]
+pub enum DetectError {
+    /// The rule's query does not parse or plan, or failed while running.
+    #[error("rule {rule_id} ({rule_name}): {message}")]
+    Query {
+        rule_id: String,
+        rule_name: String,
+        message: String,
+    },
+    /// Reading or writing the workspace failed.
+    #[error(transparent)]
+    Store(#[from] store::StoreError),
+    /// A query over homesoc's own tables failed; a bug in homesoc.
+    #[error("cannot read {table}: {message}")]
+    Internal { table: String, message: String },
+    /// No incident has this number.
+    #[error("no incident number {number}; list incidents with `homesoc incidents list`")]
+    IncidentNotFound { number: i64 },
+    /// An incident change is not allowed in the incident's state.
+    #[error("incident {number}: {reason}")]
+    InvalidChange { number: i64, reason: String },
+}

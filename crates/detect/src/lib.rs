@@ -1,0 +1,27 @@
+//! Detection: Sentinel analytics rules run over the workspace's tables.
+//!
+//! A rule is a Sentinel analytics rule YAML file ([`load`]). A run
+//! evaluates its KQL query at an instant with the tables restricted to the
+//! rule's query period ([`evaluate`]), and when the trigger fires, raises
+//! alerts into `SecurityAlert` with entities and custom details
+//! ([`alert`]). Alerts become or join incidents in `SecurityIncident`
+//! following the rule's incident configuration ([`incident`]). Every run is
+//! recorded in `HomesocRuleRuns`.
+
+pub mod alert;
+pub mod check;
+pub mod entities;
+pub mod error;
+pub mod incident;
+pub mod load;
+mod read;
+mod result;
+pub mod rule;
+pub mod run;
+pub mod timespan;
+pub mod write;
+
+pub use error::{DetectError, RuleError};
+pub use load::{RuleSet, load_rules};
+pub use rule::Rule;
+pub use run::{Detector, RunKind, RunRecord, RunStatus};

@@ -1,0 +1,270 @@
+//! Rule runs: one evaluation of a rule at an instant, the schedule a
+//! backtest replays, and the [`Detector`] that turns runs into alerts,
+//! incidents and run records.
+
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+use engine::{Engine, QueryOptions};
+use store::{TimeWindow, Workspace};
+use tracing::{info, warn};
+
+use crate::alert::{RunInstant, build_alerts};
+use crate::check::query_error;
+use crate::error::DetectError;
+use crate::incident::{AlertOutcome, IncidentBook};
+use crate::read::{read_incidents, read_last_alert_times};
+use crate::result::ResultRows;
+use crate::rule::Rule;
+use crate::write::{PendingRows, commit_rows};
+
+/// The trigger of a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunKind {
+    /// By the scheduler.
+    Scheduled,
+    /// By `homesoc rules run`.
+    Manual,
+    /// By `homesoc rules backtest`.
+    Backtest,
+}
+
+impl RunKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunKind::Scheduled => "Scheduled",
+            RunKind::Manual => "Manual",
+            RunKind::Backtest => "Backtest",
+        }
+    }
+}
+
+/// The outcome of a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunStatus {
+    /// The query ran; the record counts the alerts it raised.
+    Succeeded,
+    /// The query failed; the record's error gives the reason.
+    Failed,
+    /// The rule raised an alert less than its suppression duration ago, so
+    /// the query did not run.
+    Suppressed,
+}
+
+impl RunStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Succeeded => "Succeeded",
+            RunStatus::Failed => "Failed",
+            RunStatus::Suppressed => "Suppressed",
+        }
+    }
+}
+
+/// The outcome of one run, as one `HomesocRuleRuns` row records it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunRecord {
+    pub rule_id: String,
+    pub rule_name: String,
+    pub kind: RunKind,
+    /// The instant the rule was evaluated at, in ticks.
+    pub at_ticks: i64,
+    /// The query period the tables were restricted to.
+    pub window: TimeWindow,
+    /// Wall-clock start of the run, in ticks.
+    pub started_ticks: i64,
+    pub duration_ms: f64,
+    pub result_rows: u64,
+    pub alerts: u64,
+    /// Incidents created, grouped into or reopened by the run's alerts.
+    pub incidents: u64,
+    pub status: RunStatus,
+    pub error: Option<String>,
+}
+
+/// Returns the window a run at `at_ticks` reads: the query period before it.
+pub fn run_window(rule: &Rule, at_ticks: i64) -> TimeWindow {
+    TimeWindow {
+        start_ticks: at_ticks - rule.query_period,
+        end_ticks: at_ticks,
+    }
+}
+
+/// Returns the instants a backtest from `from_ticks` to `to_ticks` runs
+/// the rule at: every `queryFrequency` after `from`, the first at
+/// `from + queryFrequency` and the last at the first step at or after
+/// `to`. When the query period is at least the frequency, every instant of
+/// `[from, to)` is in some run's window.
+pub fn schedule(rule: &Rule, from_ticks: i64, to_ticks: i64) -> Vec<i64> {
+    let mut instants = Vec::new();
+    let mut at = from_ticks;
+    while at < to_ticks {
+        at += rule.query_frequency;
+        instants.push(at);
+    }
+    instants
+}
+
+/// Runs rules against a workspace and keeps the incidents, the last alert
+/// time of each rule (for suppression) and the rows not yet committed.
+pub struct Detector {
+    engine: Engine,
+    workspace: Workspace,
+    incidents: IncidentBook,
+    last_alert_ticks: BTreeMap<String, i64>,
+    pending: PendingRows,
+}
+
+impl Detector {
+    /// Reads the incidents and each rule's last alert time from the workspace.
+    pub async fn open(engine: Engine, workspace: Workspace) -> Result<Detector, DetectError> {
+        let incidents = read_incidents(&engine, &workspace).await?;
+        let last_alert_ticks = read_last_alert_times(&engine, &workspace).await?;
+        Ok(Detector {
+            engine,
+            workspace,
+            incidents: IncidentBook::from_incidents(incidents),
+            last_alert_ticks,
+            pending: PendingRows::default(),
+        })
+    }
+
+    /// Returns the rows of the runs since the last commit.
+    pub fn pending(&self) -> &PendingRows {
+        &self.pending
+    }
+
+    pub fn incidents(&self) -> &IncidentBook {
+        &self.incidents
+    }
+
+    /// Runs `rule` once at `at_ticks`: skipped while suppressed, otherwise
+    /// the query runs with `now()` at `at_ticks` over the query period, and
+    /// when the trigger fires, alerts are raised and grouped into
+    /// incidents. A failed query is recorded, not returned as an error.
+    pub async fn run_rule(&mut self, rule: &Rule, at_ticks: i64, kind: RunKind) -> RunRecord {
+        let started = Instant::now();
+        let window = run_window(rule, at_ticks);
+        let mut record = RunRecord {
+            rule_id: rule.id.clone(),
+            rule_name: rule.name.clone(),
+            kind,
+            at_ticks,
+            window,
+            started_ticks: engine::time::ticks_from_datetime(chrono::Utc::now()),
+            duration_ms: 0.0,
+            result_rows: 0,
+            alerts: 0,
+            incidents: 0,
+            status: RunStatus::Succeeded,
+            error: None,
+        };
+
+        let suppressed_until = rule
+            .suppression
+            .zip(self.last_alert_ticks.get(&rule.id))
+            .map(|(duration, last)| last + duration);
+        if suppressed_until.is_some_and(|until| at_ticks < until) {
+            record.status = RunStatus::Suppressed;
+            self.pending.runs.push(record.clone());
+            return record;
+        }
+
+        match self.evaluate(rule, at_ticks, window).await {
+            Ok((result_rows, alerts)) => {
+                record.result_rows = result_rows;
+                record.alerts = alerts.len() as u64;
+                let mut touched = Vec::new();
+                for alert in &alerts {
+                    match self.incidents.add_alert(rule, alert) {
+                        AlertOutcome::NoIncident => {}
+                        AlertOutcome::Created(number)
+                        | AlertOutcome::Grouped(number)
+                        | AlertOutcome::Reopened(number) => touched.push(number),
+                    }
+                }
+                touched.sort_unstable();
+                touched.dedup();
+                record.incidents = touched.len() as u64;
+                if !alerts.is_empty() {
+                    self.last_alert_ticks.insert(rule.id.clone(), at_ticks);
+                }
+                self.pending.alerts.extend(alerts);
+                self.pending.incidents.extend(self.incidents.take_changes());
+            }
+            Err(message) => {
+                warn!(rule_id = %rule.id, error = %message, "rule run failed");
+                record.status = RunStatus::Failed;
+                record.error = Some(message);
+            }
+        }
+        record.duration_ms = started.elapsed().as_secs_f64() * 1000.0;
+        info!(
+            rule_id = %rule.id,
+            at = %engine::time::format_datetime_iso(at_ticks),
+            rows = record.result_rows,
+            alerts = record.alerts,
+            status = record.status.as_str(),
+            "rule run"
+        );
+        self.pending.runs.push(record.clone());
+        record
+    }
+
+    /// Runs the query and builds the alerts; returns the result row count
+    /// and the alerts (none when the trigger did not fire).
+    async fn evaluate(
+        &self,
+        rule: &Rule,
+        at_ticks: i64,
+        window: TimeWindow,
+    ) -> Result<(u64, Vec<crate::alert::Alert>), String> {
+        let catalog = store::catalog::load(&self.workspace, &self.engine, Some(window))
+            .await
+            .map_err(|err| err.to_string())?;
+        let options = QueryOptions {
+            now_ticks: at_ticks,
+            ..QueryOptions::default()
+        };
+        let result = self
+            .engine
+            .run(&rule.query, &catalog, &options)
+            .await
+            .map_err(|err| query_error(&rule.query, &err))?;
+        let rows = ResultRows::new(&result);
+        let row_count = rows.len() as u64;
+        if !rule.trigger.fires(row_count) {
+            return Ok((row_count, Vec::new()));
+        }
+        let run = RunInstant {
+            at_ticks,
+            window_start: window.start_ticks,
+            window_end: window.end_ticks,
+        };
+        Ok((row_count, build_alerts(rule, &rows, run)))
+    }
+
+    /// Commits the pending rows and clears them. The caller holds the
+    /// workspace's write lock.
+    pub async fn commit(&mut self) -> Result<(), DetectError> {
+        let now = engine::time::ticks_from_datetime(chrono::Utc::now());
+        commit_rows(&self.workspace, &self.pending, now).await?;
+        self.pending = PendingRows::default();
+        Ok(())
+    }
+
+    /// Drops the pending rows without writing them.
+    pub fn discard_pending(&mut self) -> PendingRows {
+        std::mem::take(&mut self.pending)
+    }
+
+    /// Changes an incident with `apply` and queues its new row.
+    pub fn change_incident<T>(
+        &mut self,
+        apply: impl FnOnce(&mut IncidentBook) -> Result<T, DetectError>,
+    ) -> Result<T, DetectError> {
+        let outcome = apply(&mut self.incidents)?;
+        self.pending.incidents.extend(self.incidents.take_changes());
+        Ok(outcome)
+    }
+}
