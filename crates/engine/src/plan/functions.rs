@@ -94,6 +94,8 @@ pub(crate) const SCALAR_FUNCTIONS: &[&str] = &[
     "pack_all",
     "bag_pack_columns",
     "toscalar",
+    "ingestion_time",
+    "column_ifexists",
 ];
 
 impl Planner<'_> {
@@ -205,6 +207,36 @@ impl Planner<'_> {
                     lit(serde_json::Value::Array(names).to_string()),
                     KqlType::Dynamic,
                 ));
+            }
+            "ingestion_time" => {
+                self.arity(call, 0, 0)?;
+                // NOTE: only the rows of a table, before any operator that
+                // projects, carry their ingestion time; elsewhere it is null.
+                let carried = input
+                    .plan
+                    .schema()
+                    .fields()
+                    .iter()
+                    .any(|field| field.name() == super::INGESTION_TIME_COLUMN);
+                let expr = if carried {
+                    super::column_expr(super::INGESTION_TIME_COLUMN)
+                } else {
+                    lit(datafusion::common::ScalarValue::Int64(None))
+                };
+                return Ok(Typed::new(expr, KqlType::Datetime));
+            }
+            "column_ifexists" => {
+                self.arity(call, 2, 2)?;
+                let Some(column_name) = constant_string(args[0]) else {
+                    return Err(EngineError::semantic(Diagnostic::new(
+                        "the first argument of `column_ifexists` must be a column name as a string literal",
+                        args[0].span,
+                    )));
+                };
+                if let Some(column) = input.columns.iter().find(|c| c.name == column_name) {
+                    return Ok(Typed::new(super::column_expr(&column.name), column.ty));
+                }
+                return self.plan_expr(args[1], input);
             }
             "pack_all" => {
                 self.arity(call, 0, 1)?;

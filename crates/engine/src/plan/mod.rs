@@ -19,6 +19,12 @@ mod tabular;
 
 pub use expr::coerce_to;
 
+/// The column a table's plan may carry, beside its KQL columns, with each
+/// row's ingestion time in ticks; `ingestion_time()` reads it. It is not
+/// one of the relation's columns, so the first projection drops it and a
+/// query's result never shows it.
+pub const INGESTION_TIME_COLUMN: &str = "$IngestionTime";
+
 use arrow::datatypes::DataType;
 use datafusion::common::Column as DfColumn;
 use datafusion::logical_expr::{Expr, LogicalPlan};
@@ -75,6 +81,17 @@ pub fn physical_type(ty: KqlType) -> DataType {
         KqlType::Real | KqlType::Decimal => DataType::Float64,
         KqlType::String | KqlType::Guid | KqlType::Dynamic => DataType::Utf8,
     }
+}
+
+/// Drops the plan's columns that are not KQL columns of the relation, such
+/// as [`INGESTION_TIME_COLUMN`], so that the result has exactly the
+/// relation's columns.
+fn only_declared_columns(relation: Relation) -> Result<Relation, EngineError> {
+    if relation.plan.schema().fields().len() == relation.columns.len() {
+        return Ok(relation);
+    }
+    let exprs = column_exprs(&relation.columns);
+    project(relation.plan, exprs, relation.columns)
 }
 
 /// A reference to a column by exact, case-sensitive name.
@@ -154,7 +171,10 @@ impl<'a> Planner<'a> {
             self.declare(statement);
         }
         match &query.body {
-            Some(body) => self.plan_tabular(body),
+            Some(body) => {
+                let relation = self.plan_tabular(body)?;
+                only_declared_columns(relation)
+            }
             None => Err(EngineError::semantic(Diagnostic::new(
                 "the query has no tabular expression after its `let` statements",
                 query.span,
