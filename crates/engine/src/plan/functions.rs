@@ -95,6 +95,7 @@ pub(crate) const SCALAR_FUNCTIONS: &[&str] = &[
     "bag_pack_columns",
     "toscalar",
     "ingestion_time",
+    "week_of_year",
     "column_ifexists",
 ];
 
@@ -561,7 +562,8 @@ impl Planner<'_> {
                 let value = args.remove(0).expr;
                 Typed::new(dt::datetime_add(part, amount, value), KqlType::Datetime)
             }
-            "getyear" | "hourofday" | "dayofmonth" | "monthofyear" | "datetime_part" => {
+            "getyear" | "hourofday" | "dayofmonth" | "monthofyear" | "week_of_year"
+            | "datetime_part" => {
                 let (part, value) = if name == "datetime_part" {
                     self.arity(call, 2, 2)?;
                     let part = constant_string(&call.args[0].value).ok_or_else(|| {
@@ -577,6 +579,7 @@ impl Planner<'_> {
                         "getyear" => "year",
                         "hourofday" => "hour",
                         "dayofmonth" => "day",
+                        "week_of_year" => "week_of_year",
                         _ => "month",
                     };
                     (part.to_string(), args.remove(0))
