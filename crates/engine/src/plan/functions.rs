@@ -95,6 +95,9 @@ pub(crate) const SCALAR_FUNCTIONS: &[&str] = &[
     "bag_pack_columns",
     "toscalar",
     "ingestion_time",
+    "prev",
+    "next",
+    "row_number",
     "week_of_year",
     "column_ifexists",
 ];
@@ -209,6 +212,7 @@ impl Planner<'_> {
                     KqlType::Dynamic,
                 ));
             }
+            "prev" | "next" | "row_number" => return self.plan_serial_call(call, input),
             "ingestion_time" => {
                 self.arity(call, 0, 0)?;
                 // NOTE: only the rows of a table, before any operator that

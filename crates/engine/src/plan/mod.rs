@@ -14,6 +14,7 @@ mod join;
 mod mv_expand;
 mod parse;
 mod percentiles;
+mod serialize;
 mod summarize;
 mod tabular;
 
@@ -113,6 +114,7 @@ pub(crate) fn project(
     exprs: Vec<Expr>,
     columns: Vec<Column>,
 ) -> Result<Relation, EngineError> {
+    let (plan, exprs) = serialize::with_windows(plan, exprs)?;
     let plan = datafusion::logical_expr::LogicalPlanBuilder::from(plan)
         .project(exprs)
         .and_then(|b| b.build())
