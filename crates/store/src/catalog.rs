@@ -3,7 +3,9 @@
 //! Each table is scanned through delta-rs's DataFusion table provider and
 //! projected to the engine's column types: `TimeGenerated` is read from the
 //! 100 ns tick column, other datetimes from their microsecond timestamps,
-//! and text columns are cast to `Utf8`. Hidden `_hs*` columns stay hidden.
+//! and text columns are cast to `Utf8`. Hidden `_hs*` columns stay hidden,
+//! except the ingestion time, which every plan carries as
+//! [`INGESTION_TIME_COLUMN`] for `ingestion_time()`.
 //! A table with no data yet is an empty relation with the right columns, so
 //! queries over it return no rows instead of failing. The same is true of the
 //! Sentinel reference tables that homesoc does not fill yet
@@ -25,13 +27,13 @@ use datafusion::common::DFSchema;
 use datafusion::datasource::provider_as_source;
 use datafusion::functions::core::expr_fn::coalesce;
 use datafusion::logical_expr::{EmptyRelation, Expr, LogicalPlan, LogicalPlanBuilder, cast, lit};
-use engine::plan::physical_type;
+use engine::plan::{INGESTION_TIME_COLUMN, physical_type};
 use engine::{Catalog, Column, Relation, StaticCatalog};
 use kql::KqlType;
 
 use crate::error::StoreError;
 use crate::reference_tables::REFERENCE_TABLES;
-use crate::schema::{DATE_COLUMN, TIME_COLUMN, TIME_TICKS_COLUMN};
+use crate::schema::{DATE_COLUMN, INGEST_TICKS_COLUMN, TIME_COLUMN, TIME_TICKS_COLUMN};
 use crate::tables::{ALL_TABLES, EVENT, SECURITY_EVENT, WINDOWS_EVENT};
 use crate::{TableDef, Workspace};
 
@@ -236,6 +238,7 @@ async fn table_relation(
             };
             expr.alias(c.name)
         })
+        .chain([column(INGEST_TICKS_COLUMN).alias(INGESTION_TIME_COLUMN)])
         .collect();
     let plan = LogicalPlanBuilder::from(scan)
         .project(projection)
@@ -248,6 +251,7 @@ fn empty_plan(table: &str, columns: &[Column]) -> Result<LogicalPlan, StoreError
     let fields: Vec<Field> = columns
         .iter()
         .map(|c| Field::new(&c.name, physical_type(c.ty), true))
+        .chain([Field::new(INGESTION_TIME_COLUMN, DataType::Int64, true)])
         .collect();
     let schema =
         DFSchema::try_from(Schema::new(fields)).map_err(|source| plan_error(table, source))?;

@@ -10,7 +10,7 @@
 //! (such as `Keywords` or `SystemProcessId`) are empty.
 
 use datafusion::logical_expr::{Expr, LogicalPlanBuilder, cast, lit, try_cast, when};
-use engine::plan::physical_type;
+use engine::plan::{INGESTION_TIME_COLUMN, physical_type};
 use engine::{Column, Relation};
 use kql::KqlType;
 
@@ -79,6 +79,7 @@ fn project(source: &TableDef, relation: &Relation) -> Result<LogicalPlanBuilder,
         .columns
         .iter()
         .map(|target| view_column(source, target))
+        .chain([column(INGESTION_TIME_COLUMN)])
         .collect();
     LogicalPlanBuilder::from(relation.plan.clone())
         .project(projection)

@@ -21,7 +21,30 @@ pub const BAG_FUNCTIONS: &[JsonFunction] = &[
     JsonFunction::new("bag_set_key", 3, 3, KqlType::Dynamic, bag_set_key),
     JsonFunction::new("bag_remove_keys", 2, 2, KqlType::Dynamic, bag_remove_keys),
     JsonFunction::new("bag_zip", 2, 2, KqlType::Dynamic, bag_zip),
+    JsonFunction::new("dynamic_to_json", 1, 1, KqlType::String, dynamic_to_json),
 ];
+
+/// `dynamic_to_json(value)`: the value's JSON text with the keys of every
+/// bag sorted, so that equal values give equal text.
+fn dynamic_to_json(args: &[Value]) -> Value {
+    Value::String(sorted_keys(&args[0]).to_string())
+}
+
+fn sorted_keys(value: &Value) -> Value {
+    match value {
+        Value::Object(bag) => {
+            let mut keys: Vec<&String> = bag.keys().collect();
+            keys.sort();
+            let sorted: Map<String, Value> = keys
+                .into_iter()
+                .map(|key| (key.clone(), sorted_keys(&bag[key])))
+                .collect();
+            Value::Object(sorted)
+        }
+        Value::Array(items) => Value::Array(items.iter().map(sorted_keys).collect()),
+        other => other.clone(),
+    }
+}
 
 /// `bag_pack(key1, value1, key2, value2, ...)`. A key that is not a string
 /// uses its JSON text; an odd argument count leaves the last key out.

@@ -291,3 +291,74 @@ pub fn datetime_part(part: &str, values: &[Option<i64>]) -> Option<i64> {
     };
     Some(value)
 }
+
+/// Datetime functions computed over JSON values.
+pub const DATETIME_FUNCTIONS: &[super::JsonFunction] = &[super::JsonFunction::new(
+    "make_datetime",
+    3,
+    6,
+    kql::KqlType::Datetime,
+    make_datetime,
+)];
+
+/// `make_datetime(year, month, day [, hour, minute, second])`: seconds may
+/// have a fraction, kept to 100 ns. Parts out of range give null.
+fn make_datetime(args: &[serde_json::Value]) -> serde_json::Value {
+    let integer = |index: usize| -> Option<u32> {
+        match args.get(index) {
+            None => Some(0),
+            Some(value) => value.as_u64().and_then(|n| u32::try_from(n).ok()),
+        }
+    };
+    let seconds = match args.get(5) {
+        None => Some(0.0),
+        Some(value) => value.as_f64().filter(|s| (0.0..60.0).contains(s)),
+    };
+    let year = args[0].as_i64().and_then(|y| i32::try_from(y).ok());
+    let (Some(year), Some(month), Some(day), Some(hour), Some(minute), Some(seconds)) = (
+        year,
+        integer(1),
+        integer(2),
+        integer(3),
+        integer(4),
+        seconds,
+    ) else {
+        return serde_json::Value::Null;
+    };
+    let Some(date) = chrono::NaiveDate::from_ymd_opt(year, month, day) else {
+        return serde_json::Value::Null;
+    };
+    let Some(minute_start) = date.and_hms_opt(hour, minute, 0) else {
+        return serde_json::Value::Null;
+    };
+    let fraction_ticks = (seconds * time::TICKS_PER_SECOND as f64).round() as i64;
+    let ticks = ticks_from_datetime(minute_start.and_utc()) + fraction_ticks;
+    serde_json::Value::from(ticks)
+}
+
+#[cfg(test)]
+mod make_datetime_tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn make_datetime_parts() {
+        let expected = crate::time::parse_datetime("2017-10-01T12:11:00.1234567Z").unwrap();
+        assert_eq!(
+            make_datetime(&[
+                json!(2017),
+                json!(10),
+                json!(1),
+                json!(12),
+                json!(11),
+                json!(0.1234567)
+            ]),
+            json!(expected)
+        );
+        assert_eq!(
+            make_datetime(&[json!(2017), json!(13), json!(1)]),
+            serde_json::Value::Null
+        );
+    }
+}

@@ -15,6 +15,7 @@ pub mod parse_kv;
 pub mod percentile;
 pub mod strings;
 pub mod text;
+pub mod url;
 pub mod xml;
 
 pub use convert::{to_bool, to_datetime, to_dynamic, to_number, to_string, to_timespan};
@@ -64,6 +65,8 @@ pub fn json_functions() -> impl Iterator<Item = &'static JsonFunction> {
         .chain(xml::XML_FUNCTIONS)
         .chain(ipv4::IPV4_FUNCTIONS)
         .chain(text::TEXT_FUNCTIONS)
+        .chain(url::URL_FUNCTIONS)
+        .chain(datetime::DATETIME_FUNCTIONS)
 }
 
 /// Finds a function over JSON values by its KQL name.

@@ -218,9 +218,8 @@ fn url_encode(args: &[Value]) -> Value {
 }
 
 /// Decodes `%XX` escapes and `+` as a space; malformed escapes stay as
-/// they are, and bytes that are not UTF-8 give null.
-fn url_decode(args: &[Value]) -> Value {
-    let text = text_of(&args[0]);
+/// they are. Returns `None` when the bytes are not UTF-8.
+pub(crate) fn percent_decode(text: &str) -> Option<String> {
     let bytes = text.as_bytes();
     let mut decoded = Vec::with_capacity(bytes.len());
     let mut i = 0;
@@ -245,7 +244,12 @@ fn url_decode(args: &[Value]) -> Value {
             }
         }
     }
-    String::from_utf8(decoded).map_or(Value::Null, Value::String)
+    String::from_utf8(decoded).ok()
+}
+
+/// `url_decode(text)`; bytes that are not UTF-8 give null.
+fn url_decode(args: &[Value]) -> Value {
+    percent_decode(&text_of(&args[0])).map_or(Value::Null, Value::String)
 }
 
 /// `hash(value [, mod])`: XXH64 with seed 0 over the value's UTF-8 text,

@@ -94,6 +94,12 @@ pub(crate) const SCALAR_FUNCTIONS: &[&str] = &[
     "pack_all",
     "bag_pack_columns",
     "toscalar",
+    "ingestion_time",
+    "prev",
+    "next",
+    "row_number",
+    "week_of_year",
+    "column_ifexists",
 ];
 
 impl Planner<'_> {
@@ -205,6 +211,37 @@ impl Planner<'_> {
                     lit(serde_json::Value::Array(names).to_string()),
                     KqlType::Dynamic,
                 ));
+            }
+            "prev" | "next" | "row_number" => return self.plan_serial_call(call, input),
+            "ingestion_time" => {
+                self.arity(call, 0, 0)?;
+                // NOTE: only the rows of a table, before any operator that
+                // projects, carry their ingestion time; elsewhere it is null.
+                let carried = input
+                    .plan
+                    .schema()
+                    .fields()
+                    .iter()
+                    .any(|field| field.name() == super::INGESTION_TIME_COLUMN);
+                let expr = if carried {
+                    super::column_expr(super::INGESTION_TIME_COLUMN)
+                } else {
+                    lit(datafusion::common::ScalarValue::Int64(None))
+                };
+                return Ok(Typed::new(expr, KqlType::Datetime));
+            }
+            "column_ifexists" => {
+                self.arity(call, 2, 2)?;
+                let Some(column_name) = constant_string(args[0]) else {
+                    return Err(EngineError::semantic(Diagnostic::new(
+                        "the first argument of `column_ifexists` must be a column name as a string literal",
+                        args[0].span,
+                    )));
+                };
+                if let Some(column) = input.columns.iter().find(|c| c.name == column_name) {
+                    return Ok(Typed::new(super::column_expr(&column.name), column.ty));
+                }
+                return self.plan_expr(args[1], input);
             }
             "pack_all" => {
                 self.arity(call, 0, 1)?;
@@ -529,7 +566,8 @@ impl Planner<'_> {
                 let value = args.remove(0).expr;
                 Typed::new(dt::datetime_add(part, amount, value), KqlType::Datetime)
             }
-            "getyear" | "hourofday" | "dayofmonth" | "monthofyear" | "datetime_part" => {
+            "getyear" | "hourofday" | "dayofmonth" | "monthofyear" | "week_of_year"
+            | "datetime_part" => {
                 let (part, value) = if name == "datetime_part" {
                     self.arity(call, 2, 2)?;
                     let part = constant_string(&call.args[0].value).ok_or_else(|| {
@@ -545,6 +583,7 @@ impl Planner<'_> {
                         "getyear" => "year",
                         "hourofday" => "hour",
                         "dayofmonth" => "day",
+                        "week_of_year" => "week_of_year",
                         _ => "month",
                     };
                     (part.to_string(), args.remove(0))

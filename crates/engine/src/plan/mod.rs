@@ -14,10 +14,17 @@ mod join;
 mod mv_expand;
 mod parse;
 mod percentiles;
+mod serialize;
 mod summarize;
 mod tabular;
 
 pub use expr::coerce_to;
+
+/// The column a table's plan may carry, beside its KQL columns, with each
+/// row's ingestion time in ticks; `ingestion_time()` reads it. It is not
+/// one of the relation's columns, so the first projection drops it and a
+/// query's result never shows it.
+pub const INGESTION_TIME_COLUMN: &str = "$IngestionTime";
 
 use arrow::datatypes::DataType;
 use datafusion::common::Column as DfColumn;
@@ -77,6 +84,17 @@ pub fn physical_type(ty: KqlType) -> DataType {
     }
 }
 
+/// Drops the plan's columns that are not KQL columns of the relation, such
+/// as [`INGESTION_TIME_COLUMN`], so that the result has exactly the
+/// relation's columns.
+fn only_declared_columns(relation: Relation) -> Result<Relation, EngineError> {
+    if relation.plan.schema().fields().len() == relation.columns.len() {
+        return Ok(relation);
+    }
+    let exprs = column_exprs(&relation.columns);
+    project(relation.plan, exprs, relation.columns)
+}
+
 /// A reference to a column by exact, case-sensitive name.
 pub(crate) fn column_expr(name: &str) -> Expr {
     Expr::Column(DfColumn::new_unqualified(name))
@@ -96,6 +114,7 @@ pub(crate) fn project(
     exprs: Vec<Expr>,
     columns: Vec<Column>,
 ) -> Result<Relation, EngineError> {
+    let (plan, exprs) = serialize::with_windows(plan, exprs)?;
     let plan = datafusion::logical_expr::LogicalPlanBuilder::from(plan)
         .project(exprs)
         .and_then(|b| b.build())
@@ -154,7 +173,10 @@ impl<'a> Planner<'a> {
             self.declare(statement);
         }
         match &query.body {
-            Some(body) => self.plan_tabular(body),
+            Some(body) => {
+                let relation = self.plan_tabular(body)?;
+                only_declared_columns(relation)
+            }
             None => Err(EngineError::semantic(Diagnostic::new(
                 "the query has no tabular expression after its `let` statements",
                 query.span,

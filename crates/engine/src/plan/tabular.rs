@@ -369,6 +369,10 @@ impl Planner<'_> {
             }
             OperatorKind::Project(items) => self.project_named(input, items, "Column", true),
             OperatorKind::Extend(items) => self.extend(input, items),
+            // Rows already keep the order of the `sort` before them, which
+            // `prev`, `next` and `row_number` read.
+            OperatorKind::Serialize(items) if items.is_empty() => Ok(input),
+            OperatorKind::Serialize(items) => self.extend(input, items),
             OperatorKind::ProjectAway(names) => {
                 let removed = self.match_names(&input, names)?;
                 let kept: Vec<Column> = input
