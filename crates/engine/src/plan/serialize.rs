@@ -105,14 +105,14 @@ impl Planner<'_> {
         &mut self,
         arg: &ast::Expr,
         input: &Relation,
-        what: &str,
+        description: &str,
     ) -> Result<i64, EngineError> {
         let typed = self.plan_expr(arg, input)?;
         match super::tabular::simplify(typed.expr)? {
             Expr::Literal(ScalarValue::Int64(Some(n)), _) => Ok(n),
             Expr::Literal(ScalarValue::Int32(Some(n)), _) => Ok(i64::from(n)),
             _ => Err(EngineError::semantic(Diagnostic::new(
-                format!("{what} must be a constant integer"),
+                format!("{description} must be a constant integer"),
                 arg.span,
             ))),
         }

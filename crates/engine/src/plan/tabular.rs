@@ -358,14 +358,23 @@ impl Planner<'_> {
         match &operator.kind {
             OperatorKind::Where(predicate) => {
                 let typed = self.plan_expr(predicate, &input)?;
-                let plan = LogicalPlanBuilder::from(input.plan)
-                    .filter(to_bool(typed))
+                let (plan, mut predicates) =
+                    super::serialize::with_windows(input.plan, vec![to_bool(typed)])?;
+                let windowed = matches!(plan, datafusion::logical_expr::LogicalPlan::Window(_));
+                let plan = LogicalPlanBuilder::from(plan)
+                    .filter(predicates.remove(0))
                     .and_then(|b| b.build())
                     .map_err(EngineError::plan)?;
-                Ok(Relation {
+                let filtered = Relation {
                     plan,
                     columns: input.columns,
-                })
+                };
+                // A `prev` or `next` in the predicate added window columns.
+                if windowed {
+                    let columns = filtered.columns.clone();
+                    return select(filtered, columns);
+                }
+                Ok(filtered)
             }
             OperatorKind::Project(items) => self.project_named(input, items, "Column", true),
             OperatorKind::Extend(items) => self.extend(input, items),
