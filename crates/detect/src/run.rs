@@ -244,6 +244,22 @@ impl Detector {
         Ok((row_count, build_alerts(rule, &rows, run)))
     }
 
+    /// Returns whether the rule's trigger fires when every table is empty,
+    /// or the error of a query that does not run.
+    pub async fn fires_on_empty_tables(&self, rule: &Rule, at_ticks: i64) -> Result<bool, String> {
+        let catalog = store::catalog::schema_catalog().map_err(|err| err.to_string())?;
+        let options = QueryOptions {
+            now_ticks: at_ticks,
+            ..QueryOptions::default()
+        };
+        let result = self
+            .engine
+            .run(&rule.query, &catalog, &options)
+            .await
+            .map_err(|err| query_error(&rule.query, &err))?;
+        Ok(rule.trigger.fires(result.row_count() as u64))
+    }
+
     /// Commits the pending rows and clears them. The caller holds the
     /// workspace's write lock.
     pub async fn commit(&mut self) -> Result<(), DetectError> {
