@@ -95,3 +95,89 @@ fn log_cleared_backtest_alerts() {
         );
     }
 }
+
+#[test]
+fn committed_backtest_incident_workflow() {
+    let corpus = imported_corpus();
+    let data_dir = corpus.data_dir();
+    let rules = manifest_dir().join("../../../shared/corpus/sentinel/rules");
+    // January 2019 holds one day with a cleared log: 2019-01-20.
+    let output = homesoc(
+        data_dir,
+        &[
+            "rules",
+            "backtest",
+            "--rules",
+            rules.to_str().unwrap(),
+            "--from",
+            "2019-01-01T00:00:00Z",
+            "--to",
+            "2019-02-01T00:00:00Z",
+            "--commit",
+            LOG_CLEARED_RULE_ID,
+        ],
+    );
+    assert!(output.status.success(), "{}", stderr_text(&output));
+
+    let run = |args: &[&str]| {
+        let mut full = vec!["--user", "analyst1"];
+        full.extend_from_slice(args);
+        let output = homesoc(data_dir, &full);
+        assert!(
+            output.status.success(),
+            "{args:?}: {}",
+            stderr_text(&output)
+        );
+        common::stdout_text(&output)
+    };
+    let listed: Value = serde_json::from_str(&run(&["incidents", "list", "--json"])).unwrap();
+    let incidents = listed.as_array().unwrap();
+    assert_eq!(incidents.len(), 1, "{listed:#}");
+    assert_eq!(incidents[0]["status"], "New");
+    let number = incidents[0]["number"].to_string();
+
+    run(&["incidents", "assign", &number, "bob"]);
+    run(&[
+        "incidents",
+        "comment",
+        &number,
+        "cleared by the admin during the lab",
+    ]);
+    run(&[
+        "incidents",
+        "close",
+        &number,
+        "--classification",
+        "BenignPositive",
+        "--comment",
+        "lab exercise",
+    ]);
+    let shown: Value =
+        serde_json::from_str(&run(&["incidents", "show", &number, "--json"])).unwrap();
+    assert_eq!(shown["status"], "Closed");
+    assert_eq!(shown["owner"], "bob");
+    assert_eq!(shown["classification"], "BenignPositive");
+    assert_eq!(shown["comments"][0]["author"], "analyst1");
+    assert_eq!(shown["modifiedBy"], "analyst1");
+
+    // Every change is a row: created, assigned, commented, closed.
+    let history = common::query(
+        data_dir,
+        "SecurityIncident | sort by TimeGenerated asc | project Status, ModifiedBy",
+    );
+    let statuses: Vec<String> = history
+        .rows
+        .iter()
+        .map(|row| common::cell_text(&row[0]))
+        .collect();
+    assert_eq!(statuses, ["New", "New", "New", "Closed"]);
+    let runs = common::query(
+        data_dir,
+        "HomesocRuleRuns | summarize Runs = count(), Alerts = sum(Alerts)",
+    );
+    assert_eq!(
+        common::cell_text(&runs.rows[0][1]),
+        "1",
+        "one alert in January 2019"
+    );
+}
