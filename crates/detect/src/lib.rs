@@ -9,6 +9,7 @@
 //! recorded in `HomesocRuleRuns`.
 
 pub mod alert;
+pub mod backtest;
 pub mod check;
 pub mod entities;
 pub mod error;

@@ -222,15 +222,7 @@ impl Detector {
         let catalog = store::catalog::load(&self.workspace, &self.engine, Some(window))
             .await
             .map_err(|err| err.to_string())?;
-        let options = QueryOptions {
-            now_ticks: at_ticks,
-            ..QueryOptions::default()
-        };
-        let result = self
-            .engine
-            .run(&rule.query, &catalog, &options)
-            .await
-            .map_err(|err| query_error(&rule.query, &err))?;
+        let result = self.run_query(rule, &catalog, at_ticks).await?;
         let rows = ResultRows::new(&result);
         let row_count = rows.len() as u64;
         if !rule.trigger.fires(row_count) {
@@ -242,6 +234,31 @@ impl Detector {
             window_end: window.end_ticks,
         };
         Ok((row_count, build_alerts(rule, &rows, run)))
+    }
+
+    /// Returns whether the rule's trigger fires when every table is empty,
+    /// or the error of a query that does not run.
+    pub async fn fires_on_empty_tables(&self, rule: &Rule, at_ticks: i64) -> Result<bool, String> {
+        let catalog = store::catalog::schema_catalog().map_err(|err| err.to_string())?;
+        let result = self.run_query(rule, &catalog, at_ticks).await?;
+        Ok(rule.trigger.fires(result.row_count() as u64))
+    }
+
+    /// Runs the rule's query over `catalog` with `now()` at `at_ticks`.
+    async fn run_query(
+        &self,
+        rule: &Rule,
+        catalog: &dyn engine::Catalog,
+        at_ticks: i64,
+    ) -> Result<engine::QueryResult, String> {
+        let options = QueryOptions {
+            now_ticks: at_ticks,
+            ..QueryOptions::default()
+        };
+        self.engine
+            .run(&rule.query, catalog, &options)
+            .await
+            .map_err(|err| query_error(&rule.query, &err))
     }
 
     /// Commits the pending rows and clears them. The caller holds the

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use anyhow::{Context as _, bail};
 use clap::{Args, Subcommand};
 use detect::alert::Alert;
+use detect::backtest::{DataDays, backtest_rule};
 use detect::check::{CheckSummary, check_rules};
 use detect::{Detector, Rule, RunKind, RunRecord, RunStatus};
 use engine::Engine;
@@ -235,7 +236,7 @@ async fn run_rules(
     let alerts = detector.pending().alerts.clone();
     let incidents = incident_numbers(&detector);
     detector.commit().await?;
-    print_runs(&records, &alerts, &incidents, json_output)?;
+    print_runs(&records, &alerts, &incidents, 0, json_output)?;
     Ok(exit_code(&records))
 }
 
@@ -256,11 +257,20 @@ async fn backtest(
 ) -> anyhow::Result<ExitCode> {
     let rules = load_selected_rules(folder, ids)?;
     let (mut detector, _lock) = open_detector(data_dir, commit).await?;
+    let data_days = DataDays::read(&Engine::new(), &Workspace::open_for_reading(data_dir)?).await?;
     let mut records = Vec::new();
+    let mut skipped = 0;
     for rule in &rules {
-        for at_ticks in detect::run::schedule(rule, period.from_ticks, period.to_ticks) {
-            records.push(detector.run_rule(rule, at_ticks, RunKind::Backtest).await);
-        }
+        let backtest = backtest_rule(
+            &mut detector,
+            &data_days,
+            rule,
+            period.from_ticks,
+            period.to_ticks,
+        )
+        .await;
+        records.extend(backtest.runs);
+        skipped += backtest.skipped;
     }
     let alerts = detector.pending().alerts.clone();
     let incidents = incident_numbers(&detector);
@@ -269,7 +279,7 @@ async fn backtest(
     } else {
         detector.discard_pending();
     }
-    print_runs(&records, &alerts, &incidents, json_output)?;
+    print_runs(&records, &alerts, &incidents, skipped, json_output)?;
     Ok(exit_code(&records))
 }
 
@@ -313,10 +323,13 @@ fn alert_json(alert: &Alert) -> Value {
     })
 }
 
+/// Prints the runs and their alerts. `skipped` counts the backtest's
+/// scheduled instants that were not run (see `detect::backtest`).
 fn print_runs(
     records: &[RunRecord],
     alerts: &[Alert],
     incidents: &[i64],
+    skipped: usize,
     json_output: bool,
 ) -> anyhow::Result<()> {
     let failed = records
@@ -350,6 +363,7 @@ fn print_runs(
             "incidents": incidents,
             "summary": {
                 "runs": records.len(),
+                "skipped": skipped,
                 "failed": failed,
                 "suppressed": suppressed,
                 "alerts": alerts.len(),
@@ -383,7 +397,7 @@ fn print_runs(
         ));
     }
     text.push_str(&format!(
-        "{} runs ({failed} failed, {suppressed} suppressed), {} alerts, {} incidents created or changed\n",
+        "{} runs ({failed} failed, {suppressed} suppressed, {skipped} skipped with no rows in the window), {} alerts, {} incidents created or changed\n",
         records.len(),
         alerts.len(),
         incidents.len()
