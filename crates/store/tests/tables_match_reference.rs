@@ -5,7 +5,9 @@ use std::path::PathBuf;
 
 use kql::KqlType;
 use store::schema::TableDef;
-use store::tables::{ALL_TABLES, EVENT, SECURITY_EVENT, WINDOWS_EVENT, table_by_name};
+use store::tables::{
+    ALL_TABLES, EVENT, SECURITY_EVENT, THREAT_INTELLIGENCE_INDICATOR, WINDOWS_EVENT, table_by_name,
+};
 
 fn reference_dir() -> PathBuf {
     manifest_dir().join("../../../shared/corpus/sentinel/schemas/tables")
@@ -90,6 +92,13 @@ fn event_matches_reference() {
 fn windows_event_matches_reference() {
     let diffs = differences(&WINDOWS_EVENT);
     assert!(diffs.is_empty(), "{}", diffs.join("\n"));
+}
+
+#[test]
+fn threat_intelligence_indicator_matches_reference() {
+    let diffs = differences(&THREAT_INTELLIGENCE_INDICATOR);
+    assert!(diffs.is_empty(), "{}", diffs.join("\n"));
+    assert_eq!(THREAT_INTELLIGENCE_INDICATOR.columns.len(), 64);
 }
 
 #[test]
