@@ -2,6 +2,7 @@
 
 mod catalog;
 mod import;
+mod intel;
 mod query;
 
 use std::path::PathBuf;
@@ -53,6 +54,11 @@ enum Command {
     },
     /// Run a KQL query.
     Query(query::QueryArgs),
+    /// Threat intelligence: feeds, pulls, STIX imports, lookups and hunts.
+    Intel {
+        #[command(subcommand)]
+        command: intel::IntelCommand,
+    },
 }
 
 fn main() -> ExitCode {
@@ -80,6 +86,7 @@ fn main() -> ExitCode {
             Command::Import { source } => import::run(&cli.data_dir, source).await,
             Command::Tables { json } => query::tables(&cli.data_dir, json).await,
             Command::Query(args) => query::run(&cli.data_dir, args).await,
+            Command::Intel { command } => intel::run(&cli.data_dir, command).await,
         }
     });
     match result {
