@@ -21,7 +21,7 @@ use crate::indicator::Validity;
 
 /// How a feed's content is read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "kebab-case")]
 pub enum FeedFormat {
     /// A `manifest.json` plus one MISP event file per event.
     Misp,
@@ -29,6 +29,8 @@ pub enum FeedFormat {
     Csv,
     /// Any text, with each token's type detected.
     Freetext,
+    /// A MISP server's REST API (`/attributes/restSearch`).
+    MispApi,
 }
 
 impl FeedFormat {
@@ -37,6 +39,7 @@ impl FeedFormat {
             FeedFormat::Misp => "misp",
             FeedFormat::Csv => "csv",
             FeedFormat::Freetext => "freetext",
+            FeedFormat::MispApi => "misp-api",
         }
     }
 }
@@ -49,8 +52,9 @@ impl std::str::FromStr for FeedFormat {
             "misp" => Ok(FeedFormat::Misp),
             "csv" => Ok(FeedFormat::Csv),
             "freetext" => Ok(FeedFormat::Freetext),
+            "misp-api" => Ok(FeedFormat::MispApi),
             other => Err(IntelError::InvalidConfig(format!(
-                "unknown feed format {other:?}; use misp, csv or freetext"
+                "unknown feed format {other:?}; use misp, csv, freetext or misp-api"
             ))),
         }
     }
@@ -89,6 +93,59 @@ pub struct FeedConfig {
     /// Extra HTTP headers, `Name: value` each.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub headers: Vec<String>,
+    /// MISP API only: where the API key is read from at each pull.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_key: Option<SecretSource>,
+    /// MISP API only: pull only attributes with one of these tags.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<String>,
+    /// MISP API only: pull only attributes of published events.
+    #[serde(default)]
+    pub published_only: bool,
+    /// MISP API only: attributes per page of `restSearch`.
+    #[serde(default = "default_page_size")]
+    pub page_size: usize,
+}
+
+fn default_page_size() -> usize {
+    1000
+}
+
+/// Where a secret is read from. The secret itself is never stored in the
+/// feed list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SecretSource {
+    /// A file whose content, trimmed of white space, is the secret.
+    File(PathBuf),
+    /// An environment variable.
+    Env(String),
+}
+
+impl SecretSource {
+    /// Reads the secret.
+    pub fn read(&self) -> Result<String, IntelError> {
+        let secret = match self {
+            SecretSource::File(path) => {
+                std::fs::read_to_string(path).map_err(|source| IntelError::Io {
+                    path: path.clone(),
+                    source,
+                })?
+            }
+            SecretSource::Env(name) => std::env::var(name).map_err(|_| {
+                IntelError::InvalidConfig(format!(
+                    "environment variable {name} with the API key is not set"
+                ))
+            })?,
+        };
+        let secret = secret.trim().to_string();
+        if secret.is_empty() {
+            return Err(IntelError::InvalidConfig(format!(
+                "the API key from {self:?} is empty"
+            )));
+        }
+        Ok(secret)
+    }
 }
 
 fn default_delimiter() -> char {
@@ -110,6 +167,10 @@ impl FeedConfig {
             confidence: None,
             override_ids: false,
             headers: Vec::new(),
+            api_key: None,
+            tags: Vec::new(),
+            published_only: false,
+            page_size: default_page_size(),
         }
     }
 
@@ -129,6 +190,12 @@ impl FeedConfig {
         if self.value_columns.contains(&0) {
             return Err(IntelError::InvalidConfig(format!(
                 "value column 0 of feed {:?}: columns are numbered from 1",
+                self.name
+            )));
+        }
+        if self.format == FeedFormat::MispApi && self.api_key.is_none() {
+            return Err(IntelError::InvalidConfig(format!(
+                "MISP API feed {:?} needs an API key file or environment variable",
                 self.name
             )));
         }

@@ -149,20 +149,67 @@ impl Fetcher {
             }
         }
 
+        let response = self
+            .send(location, || {
+                self.client.get(location).headers(request_headers.clone())
+            })
+            .await?;
+        if response.status() == StatusCode::NOT_MODIFIED {
+            return Ok(Fetched::NotModified);
+        }
+        read_body(location, response).await
+    }
+
+    /// POSTs a JSON body with the API key in `Authorization`, as MISP's REST
+    /// API expects, and returns the answer's body. Retries like `fetch`.
+    pub async fn post_json(
+        &self,
+        location: &str,
+        api_key: &str,
+        body: &serde_json::Value,
+    ) -> Result<Vec<u8>, IntelError> {
+        let mut authorization = HeaderValue::try_from(api_key).map_err(|_| {
+            IntelError::InvalidConfig(
+                "the API key contains characters not allowed in an HTTP header".into(),
+            )
+        })?;
+        // Keeps the key out of debug output.
+        authorization.set_sensitive(true);
+        let json = reqwest::header::HeaderValue::from_static("application/json");
+        let response = self
+            .send(location, || {
+                self.client
+                    .post(location)
+                    .header(reqwest::header::AUTHORIZATION, authorization.clone())
+                    .header(reqwest::header::ACCEPT, json.clone())
+                    .header(reqwest::header::CONTENT_TYPE, json.clone())
+                    .body(body.to_string())
+            })
+            .await?;
+        match read_body(location, response).await? {
+            Fetched::Content { body, .. } => Ok(body),
+            Fetched::NotModified => Err(IntelError::Internal(
+                "read_body returned NotModified".into(),
+            )),
+        }
+    }
+
+    /// Sends the request that `request` builds, retrying with backoff on
+    /// connection failures, timeouts, 429 and 5xx. Returns a 200 or 304
+    /// response.
+    async fn send(
+        &self,
+        location: &str,
+        request: impl Fn() -> reqwest::RequestBuilder,
+    ) -> Result<reqwest::Response, IntelError> {
         let mut attempt = 0u32;
         loop {
-            let outcome = self
-                .client
-                .get(location)
-                .headers(request_headers.clone())
-                .send()
-                .await;
-            let retryable_error = match outcome {
-                Ok(response) if response.status() == StatusCode::NOT_MODIFIED => {
-                    return Ok(Fetched::NotModified);
-                }
-                Ok(response) if response.status() == StatusCode::OK => {
-                    return read_body(location, response).await;
+            let retryable_error = match request().send().await {
+                Ok(response)
+                    if response.status() == StatusCode::OK
+                        || response.status() == StatusCode::NOT_MODIFIED =>
+                {
+                    return Ok(response);
                 }
                 Ok(response) => {
                     let status = response.status();

@@ -16,6 +16,7 @@ use crate::config::{FeedConfig, FeedFormat, FeedsFile};
 use crate::error::IntelError;
 use crate::fetch::{Fetched, Fetcher};
 use crate::indicator::now_ticks;
+use crate::misp::api::collect_misp_api;
 use crate::misp::{self, event::parse_event, feed as misp_feed};
 use crate::state::{Changes, FeedState, IndicatorMap, PulledEvent, settings_fingerprint};
 use crate::text::{self, csv::csv_values, freetext::freetext_values};
@@ -62,15 +63,15 @@ pub struct PullReport {
 }
 
 /// What a pull read, before it is written.
-struct Collected {
-    changes: Changes,
-    state: FeedState,
-    result: PullResult,
-    events_listed: u64,
-    events_fetched: u64,
-    rejected: u64,
+pub(crate) struct Collected {
+    pub(crate) changes: Changes,
+    pub(crate) state: FeedState,
+    pub(crate) result: PullResult,
+    pub(crate) events_listed: u64,
+    pub(crate) events_fetched: u64,
+    pub(crate) rejected: u64,
     /// Why nothing was added, when that is so.
-    note: Option<String>,
+    pub(crate) note: Option<String>,
 }
 
 /// Pulls one feed and records the outcome. Errors of the feed itself
@@ -96,6 +97,7 @@ pub async fn pull_feed(
         for event in baseline.events.values_mut() {
             event.timestamp = i64::MIN;
         }
+        baseline.api_timestamp = None;
     }
     let collected = collect(fetcher, feed, &baseline).await;
     let written_ticks = now_ticks();
@@ -176,6 +178,7 @@ async fn collect(
     match feed.format {
         FeedFormat::Misp => collect_misp(fetcher, feed, previous).await,
         FeedFormat::Csv | FeedFormat::Freetext => collect_text(fetcher, feed, previous).await,
+        FeedFormat::MispApi => collect_misp_api(fetcher, feed, previous).await,
     }
 }
 

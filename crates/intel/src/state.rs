@@ -39,7 +39,11 @@ pub struct FeedState {
     /// MISP feeds: the events pulled, by UUID.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub events: BTreeMap<String, PulledEvent>,
-    /// CSV and freetext feeds: the active indicators.
+    /// MISP API feeds: the highest attribute timestamp pulled, in seconds
+    /// since the Unix epoch; the next pull asks for attributes from then on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_timestamp: Option<i64>,
+    /// CSV, freetext and MISP API feeds: the active indicators.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub indicators: IndicatorMap,
     /// A hash of the feed settings that shape its indicators (see

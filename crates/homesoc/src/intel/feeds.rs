@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context as _, bail};
 use clap::Subcommand;
+use intel::config::SecretSource;
 use intel::fetch::{FetchOptions, Fetcher};
 use intel::misp::defaults::parse_default_feeds;
 use intel::state::FeedState;
@@ -61,6 +62,74 @@ pub enum FeedsCommand {
     Enable { name: String },
     /// Disable a feed.
     Disable { name: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MispCommand {
+    /// Add a MISP server as a feed, pulled through /attributes/restSearch.
+    /// The API key is read from a file or an environment variable at each
+    /// pull and is never stored in the feed list.
+    Add {
+        /// Unique name, also the SourceSystem of the server's indicators.
+        #[arg(long)]
+        name: String,
+        /// The server's base URL, for example https://misp.example.org.
+        #[arg(long)]
+        url: String,
+        /// File that contains the API key.
+        #[arg(
+            long,
+            conflicts_with = "api_key_env",
+            required_unless_present = "api_key_env"
+        )]
+        api_key_file: Option<PathBuf>,
+        /// Environment variable that contains the API key.
+        #[arg(long)]
+        api_key_env: Option<String>,
+        /// Pull only attributes with one of these tags; repeat for several.
+        #[arg(long = "tag")]
+        tags: Vec<String>,
+        /// Pull only attributes of published events.
+        #[arg(long)]
+        published_only: bool,
+        /// ConfidenceScore (0 to 100) given to every indicator of the server.
+        #[arg(long)]
+        confidence: Option<f64>,
+        /// Attributes per restSearch page.
+        #[arg(long, default_value_t = 1000)]
+        page_size: usize,
+    },
+}
+
+pub fn misp(data_dir: &Path, command: MispCommand) -> anyhow::Result<ExitCode> {
+    let MispCommand::Add {
+        name,
+        url,
+        api_key_file,
+        api_key_env,
+        tags,
+        published_only,
+        confidence,
+        page_size,
+    } = command;
+    let workspace = Workspace::open(data_dir)?;
+    let mut feeds = FeedsFile::load(workspace.root())?;
+    let api_key = match (api_key_file, api_key_env) {
+        (Some(file), _) => SecretSource::File(std::path::absolute(&file)?),
+        (None, Some(variable)) => SecretSource::Env(variable),
+        (None, None) => bail!("give --api-key-file or --api-key-env"),
+    };
+    feeds.add(FeedConfig {
+        api_key: Some(api_key),
+        tags,
+        published_only,
+        confidence,
+        page_size,
+        ..FeedConfig::new(&name, &url, FeedFormat::MispApi)
+    })?;
+    feeds.save(workspace.root())?;
+    println!("added MISP server {name:?}");
+    Ok(ExitCode::SUCCESS)
 }
 
 pub fn run(data_dir: &Path, command: FeedsCommand) -> anyhow::Result<ExitCode> {

@@ -23,6 +23,11 @@ pub enum IntelCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Manage MISP servers pulled through their REST API.
+    Misp {
+        #[command(subcommand)]
+        command: feeds::MispCommand,
+    },
     /// Import STIX 2.1 content.
     Stix {
         #[command(subcommand)]
@@ -43,6 +48,7 @@ pub enum IntelCommand {
 pub async fn run(data_dir: &Path, command: IntelCommand) -> anyhow::Result<ExitCode> {
     match command {
         IntelCommand::Feeds { command } => feeds::run(data_dir, command),
+        IntelCommand::Misp { command } => feeds::misp(data_dir, command),
         IntelCommand::Pull { name, json } => feeds::pull(data_dir, name.as_deref(), json).await,
         IntelCommand::Stix { command } => indicators::stix(data_dir, command).await,
         IntelCommand::Lookup { value, json } => indicators::lookup(data_dir, &value, json).await,

@@ -1,6 +1,7 @@
 //! MISP sources: core-format events, the MISP feed format (a manifest plus
 //! one file per event) and MISP's default feed list.
 
+pub mod api;
 pub mod defaults;
 pub mod event;
 pub mod feed;
