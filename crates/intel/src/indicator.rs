@@ -7,7 +7,7 @@ use arrow::record_batch::RecordBatch;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use store::builder::TableBatchBuilder;
-use store::tables::THREAT_INTELLIGENCE_INDICATOR;
+use store::tables::{THREAT_INTEL_INDICATORS, THREAT_INTELLIGENCE_INDICATOR};
 
 /// The `ThreatType` of an indicator whose source names none.
 pub const DEFAULT_THREAT_TYPE: &str = "WatchList";
@@ -169,6 +169,8 @@ pub fn now_ticks() -> i64 {
 /// Builds `ThreatIntelligenceIndicator` batches from indicators.
 pub struct IndicatorRows {
     builder: TableBatchBuilder,
+    /// Rows of `ThreatIntelIndicators`, one per indicator as well.
+    stix_builder: TableBatchBuilder,
     written_ticks: i64,
     validity: Validity,
 }
@@ -179,6 +181,12 @@ impl IndicatorRows {
         IndicatorRows {
             builder: TableBatchBuilder::new(
                 &THREAT_INTELLIGENCE_INDICATOR,
+                import_id,
+                written_ticks,
+                1024,
+            ),
+            stix_builder: TableBatchBuilder::new(
+                &THREAT_INTEL_INDICATORS,
                 import_id,
                 written_ticks,
                 1024,
@@ -196,7 +204,8 @@ impl IndicatorRows {
         self.builder.is_empty()
     }
 
-    /// Appends one row. An inactive indicator expires at the write time.
+    /// Appends one row to each indicator table. An inactive indicator
+    /// expires at the write time.
     pub fn push(&mut self, indicator: &Indicator) {
         let table = &THREAT_INTELLIGENCE_INDICATOR;
         let index = |name: &str| {
@@ -237,10 +246,22 @@ impl IndicatorRows {
         }
         // `set_time_generated` was called above, so the row cannot fail.
         let _ = builder.finish_row();
+        crate::stix_rows::push_stix_row(
+            &mut self.stix_builder,
+            indicator,
+            self.written_ticks,
+            expires,
+        );
     }
 
-    /// Returns the rows pushed since the last call.
+    /// Returns the `ThreatIntelligenceIndicator` rows pushed since the last
+    /// call.
     pub fn finish(&mut self) -> RecordBatch {
         self.builder.finish()
+    }
+
+    /// Returns the `ThreatIntelIndicators` rows pushed since the last call.
+    pub fn finish_stix(&mut self) -> RecordBatch {
+        self.stix_builder.finish()
     }
 }

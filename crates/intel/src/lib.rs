@@ -17,6 +17,7 @@ pub mod misp;
 pub mod pull;
 pub mod state;
 pub mod stix;
+pub mod stix_rows;
 pub mod stored;
 pub mod text;
 pub mod write;

@@ -1,9 +1,10 @@
-//! Writing indicator rows and pull records to the workspace in one import.
+//! Writing indicator rows (to `ThreatIntelligenceIndicator` and
+//! `ThreatIntelIndicators`) and pull records to the workspace in one import.
 
 use arrow::record_batch::RecordBatch;
 use store::Workspace;
 use store::builder::TableBatchBuilder;
-use store::tables::{HOMESOC_INTEL_PULLS, THREAT_INTELLIGENCE_INDICATOR};
+use store::tables::{HOMESOC_INTEL_PULLS, THREAT_INTEL_INDICATORS, THREAT_INTELLIGENCE_INDICATOR};
 
 use crate::error::IntelError;
 use crate::indicator::{Indicator, IndicatorRows, Validity};
@@ -32,6 +33,7 @@ pub async fn write_rows(
                 rows.push(indicator);
             }
             import.write(&THREAT_INTELLIGENCE_INDICATOR, rows.finish())?;
+            import.write(&THREAT_INTEL_INDICATORS, rows.finish_stix())?;
         }
         if !reports.is_empty() {
             import.write(

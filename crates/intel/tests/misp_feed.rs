@@ -124,6 +124,39 @@ async fn infoblox_pull_gives_expected_rows() {
     let requests = server.take_requests();
     assert_eq!(requests["/manifest.json"], 1);
     assert_eq!(requests.len(), 8, "manifest and 7 events: {requests:?}");
+
+    let stix_rows = table_rows(
+        &workspace,
+        "ThreatIntelIndicators",
+        &[
+            "ObservableKey",
+            "IsActive",
+            "Confidence",
+            "AdditionalFields",
+        ],
+    )
+    .await;
+    assert_eq!(stix_rows.len(), 212, "one STIX-shaped row per indicator");
+    let keys = value_counts(&stix_rows, "ObservableKey");
+    let expected_keys = BTreeMap::from([
+        ("domain-name:value".to_string(), 153),
+        ("ipv4-addr:value".to_string(), 40),
+        ("file:hashes.'SHA-256'".to_string(), 12),
+        ("url:value".to_string(), 7),
+    ]);
+    assert_eq!(keys, expected_keys);
+    assert_eq!(
+        value_counts(&stix_rows, "IsActive"),
+        BTreeMap::from([("true".to_string(), 212)])
+    );
+    assert_eq!(
+        value_counts(&stix_rows, "Confidence"),
+        BTreeMap::from([("50".to_string(), 212)])
+    );
+    assert_eq!(
+        value_counts(&stix_rows, "AdditionalFields"),
+        BTreeMap::from([("{\"TLPLevel\":\"White\"}".to_string(), 212)])
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

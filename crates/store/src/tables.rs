@@ -405,14 +405,51 @@ pub static HOMESOC_INTEL_PULLS: TableDef = TableDef {
     ],
 };
 
+/// Threat-intelligence indicators in the STIX-shaped Sentinel layout
+/// (`ThreatIntelIndicators`), 27 columns, filled from the same indicators as
+/// `ThreatIntelligenceIndicator` so that rules written for either table run.
+pub static THREAT_INTEL_INDICATORS: TableDef = TableDef {
+    name: "ThreatIntelIndicators",
+    columns: &[
+        col("AdditionalFields", KqlType::Dynamic),
+        col("AzureTenantId", KqlType::String),
+        col("_BilledSize", KqlType::Real),
+        col("Confidence", KqlType::Int),
+        col("Created", KqlType::Datetime),
+        col("Data", KqlType::Dynamic),
+        col("Id", KqlType::String),
+        col("IsActive", KqlType::Bool),
+        col("_IsBillable", KqlType::String),
+        col("IsDeleted", KqlType::Bool),
+        col("LastUpdateMethod", KqlType::String),
+        col("Modified", KqlType::Datetime),
+        col("ObservableKey", KqlType::String),
+        col("ObservableValue", KqlType::String),
+        col("Pattern", KqlType::String),
+        col("_ResourceId", KqlType::String),
+        col("Revoked", KqlType::Bool),
+        col("Source", KqlType::String),
+        col("SourceSystem", KqlType::String),
+        col("_SubscriptionId", KqlType::String),
+        col("Tags", KqlType::String),
+        col("TenantId", KqlType::String),
+        col("TimeGenerated", KqlType::Datetime),
+        col("Type", KqlType::String),
+        col("ValidFrom", KqlType::Datetime),
+        col("ValidUntil", KqlType::Datetime),
+        col("WorkspaceId", KqlType::String),
+    ],
+};
+
 /// Every table defined here, in a fixed order. An import records the tables
 /// it wrote as a bit mask by position, so new tables go at the end.
-pub static ALL_TABLES: [&TableDef; 5] = [
+pub static ALL_TABLES: [&TableDef; 6] = [
     &SECURITY_EVENT,
     &EVENT,
     &WINDOWS_EVENT,
     &THREAT_INTELLIGENCE_INDICATOR,
     &HOMESOC_INTEL_PULLS,
+    &THREAT_INTEL_INDICATORS,
 ];
 
 /// Returns the table with this exact (case-sensitive) name, as KQL matches

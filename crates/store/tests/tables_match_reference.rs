@@ -6,7 +6,8 @@ use std::path::PathBuf;
 use kql::KqlType;
 use store::schema::TableDef;
 use store::tables::{
-    ALL_TABLES, EVENT, SECURITY_EVENT, THREAT_INTELLIGENCE_INDICATOR, WINDOWS_EVENT, table_by_name,
+    ALL_TABLES, EVENT, SECURITY_EVENT, THREAT_INTEL_INDICATORS, THREAT_INTELLIGENCE_INDICATOR,
+    WINDOWS_EVENT, table_by_name,
 };
 
 fn reference_dir() -> PathBuf {
@@ -99,6 +100,13 @@ fn threat_intelligence_indicator_matches_reference() {
     let diffs = differences(&THREAT_INTELLIGENCE_INDICATOR);
     assert!(diffs.is_empty(), "{}", diffs.join("\n"));
     assert_eq!(THREAT_INTELLIGENCE_INDICATOR.columns.len(), 64);
+}
+
+#[test]
+fn threat_intel_indicators_matches_reference() {
+    let diffs = differences(&THREAT_INTEL_INDICATORS);
+    assert!(diffs.is_empty(), "{}", diffs.join("\n"));
+    assert_eq!(THREAT_INTEL_INDICATORS.columns.len(), 27);
 }
 
 #[test]
