@@ -3,5 +3,6 @@
 
 pub mod import;
 pub mod incidents;
+pub mod intel;
 pub mod query;
 pub mod rules;

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use homesoc::{import, incidents, query, rules};
+use homesoc::{import, incidents, intel, query, rules};
 
 /// homesoc: a self-hosted security operations center in one program.
 #[derive(Debug, Parser)]
@@ -61,6 +61,11 @@ enum Command {
         #[command(subcommand)]
         command: incidents::IncidentsCommand,
     },
+    /// Threat intelligence: feeds, pulls, STIX imports, lookups and hunts.
+    Intel {
+        #[command(subcommand)]
+        command: intel::IntelCommand,
+    },
 }
 
 fn main() -> ExitCode {
@@ -92,6 +97,7 @@ fn main() -> ExitCode {
             Command::Incidents { command } => {
                 incidents::run(&cli.data_dir, &cli.user, command).await
             }
+            Command::Intel { command } => intel::run(&cli.data_dir, command).await,
         }
     });
     match result {

@@ -409,13 +409,158 @@ pub static HOMESOC_RULE_RUNS: TableDef = TableDef {
 };
 
 /// Every table defined here, in a fixed order.
-pub static ALL_TABLES: [&TableDef; 6] = [
+/// Threat-intelligence indicators in the legacy Sentinel layout
+/// (`ThreatIntelligenceIndicator`), 64 columns. Each row is one version of an
+/// indicator: queries take the latest row per `IndicatorId`.
+pub static THREAT_INTELLIGENCE_INDICATOR: TableDef = TableDef {
+    name: "ThreatIntelligenceIndicator",
+    columns: &[
+        col("Action", KqlType::String),
+        col("Active", KqlType::Bool),
+        col("ActivityGroupNames", KqlType::String),
+        col("AdditionalInformation", KqlType::String),
+        col("_BilledSize", KqlType::Real),
+        col("ConfidenceScore", KqlType::Real),
+        col("Description", KqlType::String),
+        col("DiamondModel", KqlType::String),
+        col("DomainName", KqlType::String),
+        col("EmailEncoding", KqlType::String),
+        col("EmailLanguage", KqlType::String),
+        col("EmailRecipient", KqlType::String),
+        col("EmailSenderAddress", KqlType::String),
+        col("EmailSenderName", KqlType::String),
+        col("EmailSourceDomain", KqlType::String),
+        col("EmailSourceIpAddress", KqlType::String),
+        col("EmailSubject", KqlType::String),
+        col("EmailXMailer", KqlType::String),
+        col("ExpirationDateTime", KqlType::Datetime),
+        col("ExternalIndicatorId", KqlType::String),
+        col("FileCompileDateTime", KqlType::Datetime),
+        col("FileCreatedDateTime", KqlType::Datetime),
+        col("FileHashType", KqlType::String),
+        col("FileHashValue", KqlType::String),
+        col("FileMutexName", KqlType::String),
+        col("FileName", KqlType::String),
+        col("FilePacker", KqlType::String),
+        col("FilePath", KqlType::String),
+        col("FileSize", KqlType::Int),
+        col("FileType", KqlType::String),
+        col("IndicatorId", KqlType::String),
+        col("IndicatorProvider", KqlType::String),
+        col("_IsBillable", KqlType::String),
+        col("KillChainActions", KqlType::Bool),
+        col("KillChainC2", KqlType::Bool),
+        col("KillChainDelivery", KqlType::Bool),
+        col("KillChainExploitation", KqlType::Bool),
+        col("KillChainReconnaissance", KqlType::Bool),
+        col("KillChainWeaponization", KqlType::Bool),
+        col("KnownFalsePositives", KqlType::String),
+        col("MalwareNames", KqlType::String),
+        col("NetworkCidrBlock", KqlType::String),
+        col("NetworkDestinationAsn", KqlType::Int),
+        col("NetworkDestinationCidrBlock", KqlType::String),
+        col("NetworkDestinationIP", KqlType::String),
+        col("NetworkDestinationPort", KqlType::Int),
+        col("NetworkIP", KqlType::String),
+        col("NetworkPort", KqlType::Int),
+        col("NetworkProtocol", KqlType::Int),
+        col("NetworkSourceAsn", KqlType::Int),
+        col("NetworkSourceCidrBlock", KqlType::String),
+        col("NetworkSourceIP", KqlType::String),
+        col("NetworkSourcePort", KqlType::Int),
+        col("PassiveOnly", KqlType::Bool),
+        col("SourceSystem", KqlType::String),
+        col("Tags", KqlType::String),
+        col("TenantId", KqlType::String),
+        col("ThreatSeverity", KqlType::Int),
+        col("ThreatType", KqlType::String),
+        col("TimeGenerated", KqlType::Datetime),
+        col("TrafficLightProtocolLevel", KqlType::String),
+        col("Type", KqlType::String),
+        col("Url", KqlType::String),
+        col("UserAgent", KqlType::String),
+    ],
+};
+
+/// One row per pull of a threat-intelligence feed (`HomesocIntelPulls`), a
+/// homesoc table with no Sentinel counterpart. It records every pull's
+/// outcome, including failures, so that a feed that yields nothing records why.
+///
+/// `Result` is `Succeeded`, `NotModified` (the server or the manifest
+/// reported no change) or `Failed`; `Error` holds the failure message and
+/// `Note` the reason a successful pull added no indicator. The counts are
+/// per pull: `EventsListed` is the number of events in a MISP manifest,
+/// `EventsFetched` the number of event files downloaded, and
+/// `ValuesRejected` the number of values that matched no indicator column.
+pub static HOMESOC_INTEL_PULLS: TableDef = TableDef {
+    name: "HomesocIntelPulls",
+    columns: &[
+        col("DurationMs", KqlType::Long),
+        col("Error", KqlType::String),
+        col("EventsFetched", KqlType::Long),
+        col("EventsListed", KqlType::Long),
+        col("FeedFormat", KqlType::String),
+        col("FeedName", KqlType::String),
+        col("IndicatorsAdded", KqlType::Long),
+        col("IndicatorsDeactivated", KqlType::Long),
+        col("IndicatorsUpdated", KqlType::Long),
+        col("Note", KqlType::String),
+        col("Result", KqlType::String),
+        col("TimeGenerated", KqlType::Datetime),
+        col("Type", KqlType::String),
+        col("Url", KqlType::String),
+        col("ValuesRejected", KqlType::Long),
+    ],
+};
+
+/// Threat-intelligence indicators in the STIX-shaped Sentinel layout
+/// (`ThreatIntelIndicators`), 27 columns, filled from the same indicators as
+/// `ThreatIntelligenceIndicator` so that rules written for either table run.
+pub static THREAT_INTEL_INDICATORS: TableDef = TableDef {
+    name: "ThreatIntelIndicators",
+    columns: &[
+        col("AdditionalFields", KqlType::Dynamic),
+        col("AzureTenantId", KqlType::String),
+        col("_BilledSize", KqlType::Real),
+        col("Confidence", KqlType::Int),
+        col("Created", KqlType::Datetime),
+        col("Data", KqlType::Dynamic),
+        col("Id", KqlType::String),
+        col("IsActive", KqlType::Bool),
+        col("_IsBillable", KqlType::String),
+        col("IsDeleted", KqlType::Bool),
+        col("LastUpdateMethod", KqlType::String),
+        col("Modified", KqlType::Datetime),
+        col("ObservableKey", KqlType::String),
+        col("ObservableValue", KqlType::String),
+        col("Pattern", KqlType::String),
+        col("_ResourceId", KqlType::String),
+        col("Revoked", KqlType::Bool),
+        col("Source", KqlType::String),
+        col("SourceSystem", KqlType::String),
+        col("_SubscriptionId", KqlType::String),
+        col("Tags", KqlType::String),
+        col("TenantId", KqlType::String),
+        col("TimeGenerated", KqlType::Datetime),
+        col("Type", KqlType::String),
+        col("ValidFrom", KqlType::Datetime),
+        col("ValidUntil", KqlType::Datetime),
+        col("WorkspaceId", KqlType::String),
+    ],
+};
+
+/// Every table defined here, in a fixed order. An import records the tables
+/// it wrote as a bit mask by position, so new tables go at the end.
+pub static ALL_TABLES: [&TableDef; 9] = [
     &SECURITY_EVENT,
     &EVENT,
     &WINDOWS_EVENT,
     &SECURITY_ALERT,
     &SECURITY_INCIDENT,
     &HOMESOC_RULE_RUNS,
+    &THREAT_INTELLIGENCE_INDICATOR,
+    &HOMESOC_INTEL_PULLS,
+    &THREAT_INTEL_INDICATORS,
 ];
 
 /// Returns the table with this exact (case-sensitive) name, as KQL matches

@@ -6,7 +6,10 @@ use std::path::PathBuf;
 use kql::KqlType;
 use store::reference_tables::REFERENCE_TABLES;
 use store::schema::TableDef;
-use store::tables::{ALL_TABLES, EVENT, SECURITY_EVENT, WINDOWS_EVENT, table_by_name};
+use store::tables::{
+    ALL_TABLES, EVENT, SECURITY_EVENT, THREAT_INTEL_INDICATORS, THREAT_INTELLIGENCE_INDICATOR,
+    WINDOWS_EVENT, table_by_name,
+};
 
 fn reference_dir() -> PathBuf {
     manifest_dir().join("../../../shared/corpus/sentinel/schemas/tables")
@@ -99,6 +102,20 @@ fn reference_tables_match_reference() {
         let diffs = differences(table);
         assert!(diffs.is_empty(), "{}", diffs.join("\n"));
     }
+}
+
+#[test]
+fn threat_intelligence_indicator_matches_reference() {
+    let diffs = differences(&THREAT_INTELLIGENCE_INDICATOR);
+    assert!(diffs.is_empty(), "{}", diffs.join("\n"));
+    assert_eq!(THREAT_INTELLIGENCE_INDICATOR.columns.len(), 64);
+}
+
+#[test]
+fn threat_intel_indicators_matches_reference() {
+    let diffs = differences(&THREAT_INTEL_INDICATORS);
+    assert!(diffs.is_empty(), "{}", diffs.join("\n"));
+    assert_eq!(THREAT_INTEL_INDICATORS.columns.len(), 27);
 }
 
 #[test]

@@ -1,0 +1,314 @@
+//! Reading feed content from `http(s)://` URLs, `file://` URLs and local
+//! paths.
+//!
+//! HTTP requests have a connect and a total timeout, are retried with
+//! exponential backoff on connection failures, timeouts, 429 and 5xx
+//! answers, and send the validators of the previous answer
+//! (`If-None-Match`, `If-Modified-Since`) so that an unchanged resource
+//! costs a 304.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use reqwest::header::{
+    ETAG, HeaderMap, HeaderName, HeaderValue, IF_MODIFIED_SINCE, IF_NONE_MATCH, LAST_MODIFIED,
+};
+use serde::{Deserialize, Serialize};
+use tracing::{debug, warn};
+
+use crate::error::IntelError;
+
+/// The HTTP validators of a previous answer.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Validators {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub etag: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_modified: Option<String>,
+}
+
+/// The result of a fetch.
+#[derive(Debug)]
+pub enum Fetched {
+    /// The content, with the validators to send next time.
+    Content {
+        body: Vec<u8>,
+        validators: Validators,
+    },
+    /// The server answered 304: the content is the one fetched before.
+    NotModified,
+}
+
+/// Timeouts and retries of HTTP requests.
+#[derive(Debug, Clone)]
+pub struct FetchOptions {
+    pub connect_timeout: Duration,
+    pub request_timeout: Duration,
+    /// Attempts after the first one.
+    pub retries: u32,
+    /// The wait before the first retry; each further retry waits twice as
+    /// long.
+    pub backoff: Duration,
+}
+
+impl Default for FetchOptions {
+    fn default() -> FetchOptions {
+        FetchOptions {
+            connect_timeout: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(120),
+            retries: 3,
+            backoff: Duration::from_millis(500),
+        }
+    }
+}
+
+/// Fetches feed content.
+#[derive(Debug, Clone)]
+pub struct Fetcher {
+    client: reqwest::Client,
+    options: FetchOptions,
+}
+
+impl Fetcher {
+    pub fn new(options: FetchOptions) -> Result<Fetcher, IntelError> {
+        let client = reqwest::Client::builder()
+            .connect_timeout(options.connect_timeout)
+            .timeout(options.request_timeout)
+            .user_agent(concat!("homesoc/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|err| IntelError::Internal(format!("cannot build the HTTP client: {err}")))?;
+        Ok(Fetcher { client, options })
+    }
+
+    /// Fetches `location`. `headers` are extra `Name: value` lines for HTTP;
+    /// `validators` are sent as conditional request headers.
+    pub async fn fetch(
+        &self,
+        location: &str,
+        headers: &[String],
+        validators: Option<&Validators>,
+    ) -> Result<Fetched, IntelError> {
+        if location.starts_with("http://") || location.starts_with("https://") {
+            return self.fetch_http(location, headers, validators).await;
+        }
+        let path = local_path(location)?;
+        let body = tokio::fs::read(&path)
+            .await
+            .map_err(|err| IntelError::Fetch {
+                location: location.to_string(),
+                reason: err.to_string(),
+            })?;
+        Ok(Fetched::Content {
+            body,
+            validators: Validators::default(),
+        })
+    }
+
+    async fn fetch_http(
+        &self,
+        location: &str,
+        headers: &[String],
+        validators: Option<&Validators>,
+    ) -> Result<Fetched, IntelError> {
+        let mut request_headers = HeaderMap::new();
+        request_headers.insert(
+            reqwest::header::ACCEPT,
+            HeaderValue::from_static("application/json, text/plain, text/*"),
+        );
+        for line in headers {
+            let (name, value) = line.split_once(':').ok_or_else(|| {
+                IntelError::InvalidConfig(format!(
+                    "header line of {location} has no ':'; write it as 'Name: value'"
+                ))
+            })?;
+            let name = HeaderName::try_from(name.trim()).map_err(|err| {
+                IntelError::InvalidConfig(format!("header name {:?}: {err}", name.trim()))
+            })?;
+            let mut value = HeaderValue::try_from(value.trim()).map_err(|err| {
+                IntelError::InvalidConfig(format!("value of header {name}: {err}"))
+            })?;
+            // Keeps API keys out of debug output.
+            value.set_sensitive(true);
+            request_headers.insert(name, value);
+        }
+        if let Some(validators) = validators {
+            if let Some(etag) = validators
+                .etag
+                .as_deref()
+                .and_then(|v| HeaderValue::try_from(v).ok())
+            {
+                request_headers.insert(IF_NONE_MATCH, etag);
+            }
+            if let Some(date) = validators
+                .last_modified
+                .as_deref()
+                .and_then(|v| HeaderValue::try_from(v).ok())
+            {
+                request_headers.insert(IF_MODIFIED_SINCE, date);
+            }
+        }
+
+        let response = self
+            .send(location, || {
+                self.client.get(location).headers(request_headers.clone())
+            })
+            .await?;
+        if response.status() == StatusCode::NOT_MODIFIED {
+            return Ok(Fetched::NotModified);
+        }
+        read_body(location, response).await
+    }
+
+    /// POSTs a JSON body with the API key in `Authorization`, as MISP's REST
+    /// API expects, and returns the answer's body. Retries like `fetch`.
+    pub async fn post_json(
+        &self,
+        location: &str,
+        api_key: &str,
+        body: &serde_json::Value,
+    ) -> Result<Vec<u8>, IntelError> {
+        let mut authorization = HeaderValue::try_from(api_key).map_err(|_| {
+            IntelError::InvalidConfig(
+                "the API key contains characters not allowed in an HTTP header".into(),
+            )
+        })?;
+        // Keeps the key out of debug output.
+        authorization.set_sensitive(true);
+        let json = reqwest::header::HeaderValue::from_static("application/json");
+        let response = self
+            .send(location, || {
+                self.client
+                    .post(location)
+                    .header(reqwest::header::AUTHORIZATION, authorization.clone())
+                    .header(reqwest::header::ACCEPT, json.clone())
+                    .header(reqwest::header::CONTENT_TYPE, json.clone())
+                    .body(body.to_string())
+            })
+            .await?;
+        match read_body(location, response).await? {
+            Fetched::Content { body, .. } => Ok(body),
+            Fetched::NotModified => Err(IntelError::Internal(
+                "read_body returned NotModified".into(),
+            )),
+        }
+    }
+
+    /// Sends the request that `request` builds, retrying with backoff on
+    /// connection failures, timeouts, 429 and 5xx. Returns a 200 or 304
+    /// response.
+    async fn send(
+        &self,
+        location: &str,
+        request: impl Fn() -> reqwest::RequestBuilder,
+    ) -> Result<reqwest::Response, IntelError> {
+        let mut attempt = 0u32;
+        loop {
+            let retryable_error = match request().send().await {
+                Ok(response)
+                    if response.status() == StatusCode::OK
+                        || response.status() == StatusCode::NOT_MODIFIED =>
+                {
+                    return Ok(response);
+                }
+                Ok(response) => {
+                    let status = response.status();
+                    let error = IntelError::HttpStatus {
+                        location: location.to_string(),
+                        status: status.as_u16(),
+                    };
+                    if !(status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS) {
+                        return Err(error);
+                    }
+                    error
+                }
+                Err(err) => IntelError::Fetch {
+                    location: location.to_string(),
+                    reason: error_chain(&err),
+                },
+            };
+            if attempt >= self.options.retries {
+                return Err(retryable_error);
+            }
+            let wait = self.options.backoff * 2u32.saturating_pow(attempt);
+            attempt += 1;
+            warn!(url = location, attempt, wait_ms = wait.as_millis() as u64, error = %retryable_error, "retrying feed request");
+            tokio::time::sleep(wait).await;
+        }
+    }
+}
+
+async fn read_body(location: &str, response: reqwest::Response) -> Result<Fetched, IntelError> {
+    let header_text = |name| {
+        response
+            .headers()
+            .get(name)
+            .and_then(|value: &HeaderValue| value.to_str().ok())
+            .map(str::to_string)
+    };
+    let validators = Validators {
+        etag: header_text(ETAG),
+        last_modified: header_text(LAST_MODIFIED),
+    };
+    let is_html = header_text(reqwest::header::CONTENT_TYPE)
+        .is_some_and(|content_type| content_type.to_ascii_lowercase().starts_with("text/html"));
+    let body = response.bytes().await.map_err(|err| IntelError::Fetch {
+        location: location.to_string(),
+        reason: error_chain(&err),
+    })?;
+    if is_html || looks_like_html(&body) {
+        return Err(IntelError::HtmlPage {
+            location: location.to_string(),
+        });
+    }
+    debug!(url = location, bytes = body.len(), "fetched");
+    Ok(Fetched::Content {
+        body: body.to_vec(),
+        validators,
+    })
+}
+
+/// Whether content starts like an HTML document.
+pub fn looks_like_html(body: &[u8]) -> bool {
+    let start: String = String::from_utf8_lossy(&body[..body.len().min(512)])
+        .trim_start()
+        .chars()
+        .take(14)
+        .collect::<String>()
+        .to_ascii_lowercase();
+    start.starts_with("<!doctype html") || start.starts_with("<html")
+}
+
+/// Returns the error and its sources, joined, since reqwest's top-level
+/// message omits the cause (refused, timed out, certificate invalid).
+fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+/// Converts a `file://` URL or a plain path to a path.
+fn local_path(location: &str) -> Result<PathBuf, IntelError> {
+    if location.starts_with("file://") {
+        let url = url::Url::parse(location).map_err(|err| IntelError::Fetch {
+            location: location.to_string(),
+            reason: err.to_string(),
+        })?;
+        return url.to_file_path().map_err(|()| IntelError::Fetch {
+            location: location.to_string(),
+            reason: "not a local file URL".into(),
+        });
+    }
+    if location.contains("://") {
+        return Err(IntelError::Fetch {
+            location: location.to_string(),
+            reason: "unsupported URL scheme; use http, https, file or a local path".into(),
+        });
+    }
+    Ok(PathBuf::from(location))
+}
