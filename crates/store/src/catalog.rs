@@ -112,9 +112,7 @@ fn add_views(catalog: &mut StaticCatalog) -> Result<(), StoreError> {
     let windows_event = windows_event_relation(catalog)?;
     catalog.insert(WINDOWS_EVENT.name, windows_event);
     for table in REFERENCE_TABLES {
-        if catalog.table(table.name).is_none() {
-            catalog.insert(table.name, empty_relation(table)?);
-        }
+        catalog.insert(table.name, empty_relation(table)?);
     }
     Ok(())
 }

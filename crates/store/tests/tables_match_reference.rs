@@ -105,6 +105,18 @@ fn reference_tables_match_reference() {
 }
 
 #[test]
+fn reference_tables_are_not_stored_tables() {
+    for table in REFERENCE_TABLES {
+        assert_eq!(
+            table_by_name(table.name),
+            None,
+            "{} is defined as a stored table and as an empty reference table",
+            table.name
+        );
+    }
+}
+
+#[test]
 fn threat_intelligence_indicator_matches_reference() {
     let diffs = differences(&THREAT_INTELLIGENCE_INDICATOR);
     assert!(diffs.is_empty(), "{}", diffs.join("\n"));
