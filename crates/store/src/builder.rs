@@ -4,9 +4,9 @@
 //! A source sets the columns it can fill for one row, then calls
 //! [`TableBatchBuilder::finish_row`]. Values of the current row wait in a
 //! per-column scratch slot until then, so a column may be set twice (the
-//! last value wins). A row costs one append per column it sets: a column
+//! last value wins). A row costs one append per column it sets. A column
 //! catches up on the nulls of the rows that left it unset when it is next
-//! set or when the batch is finished, and a column no row of the batch set
+//! set or when the batch is finished. A column that no row of the batch set
 //! becomes one null array without any Arrow builder.
 
 use std::fmt;

@@ -20,9 +20,9 @@ use crate::tables::ALL_TABLES;
 /// The Delta application id under which an import is recorded. Delta's
 /// `txn` action makes the import idempotent: a table whose log contains this
 /// id has the file's rows already. The action's version is the import's
-/// table mask (see [`table_bit`]): the tables the import writes, so that an
-/// import committed to some of its tables only (a crash between the
-/// commits) can be told from a complete one.
+/// table mask (see [`table_bit`]): the tables the import writes. An import
+/// committed to some of its tables only (after a crash between the commits)
+/// is then distinguished from a complete one.
 fn import_app_id(import_id: &str) -> String {
     format!("homesoc-import-{import_id}")
 }
@@ -336,7 +336,7 @@ pub struct Import {
     workspace: Workspace,
     import_id: String,
     source: String,
-    /// Where this import spools rows that arrive out of day order.
+    /// Folder for the spool of rows that arrive out of day order.
     spool_folder: PathBuf,
     files: BTreeMap<&'static str, (&'static TableDef, TableFiles)>,
     /// Tables whose files are closed, with their `add` actions, in name
