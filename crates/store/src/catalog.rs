@@ -13,6 +13,10 @@
 //! until data arrives. `WindowsEvent` is read as a view over `SecurityEvent`
 //! and `Event` ([`crate::windows_event`]).
 //!
+//! While `homesoc up` runs, rows acknowledged by live ingestion and not
+//! yet flushed ([`crate::live::Memtable`]) are read as a union with the
+//! Delta scan, through the same projection.
+//!
 //! A [`TimeWindow`] restricts every table to rows whose `TimeGenerated` is in
 //! the window, as Sentinel restricts a scheduled rule's query to its query
 //! period. The filter sits below the projection, on the tick column and on
@@ -24,7 +28,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use arrow::datatypes::{DataType, Field, Schema};
 use datafusion::common::DFSchema;
-use datafusion::datasource::provider_as_source;
+use datafusion::datasource::{MemTable, TableProvider, provider_as_source};
 use datafusion::functions::core::expr_fn::coalesce;
 use datafusion::logical_expr::{EmptyRelation, Expr, LogicalPlan, LogicalPlanBuilder, cast, lit};
 use engine::plan::{INGESTION_TIME_COLUMN, physical_type};
@@ -33,7 +37,9 @@ use kql::KqlType;
 
 use crate::error::StoreError;
 use crate::reference_tables::REFERENCE_TABLES;
-use crate::schema::{DATE_COLUMN, INGEST_TICKS_COLUMN, TIME_COLUMN, TIME_TICKS_COLUMN};
+use crate::schema::{
+    DATE_COLUMN, INGEST_TICKS_COLUMN, TIME_COLUMN, TIME_TICKS_COLUMN, storage_schema,
+};
 use crate::tables::{ALL_TABLES, EVENT, SECURITY_EVENT, WINDOWS_EVENT};
 use crate::{TableDef, Workspace};
 
@@ -83,16 +89,83 @@ pub async fn load(
     engine: &engine::Engine,
     window: Option<TimeWindow>,
 ) -> Result<TrackingCatalog, StoreError> {
-    let mut catalog = StaticCatalog::new();
-    for table in ALL_TABLES {
-        let relation = table_relation(workspace, engine, table, window).await?;
-        catalog.insert(table.name, relation);
+    TableSnapshot::open(workspace, engine)
+        .await?
+        .catalog(window)
+}
+
+/// The stored tables of a workspace opened once: each table's Delta
+/// provider at the version current when the snapshot was opened.
+///
+/// Opening reads every table's transaction log, which costs tens of
+/// milliseconds per table; building a catalog from a snapshot does no I/O.
+/// A caller that runs many queries over different windows (a backtest, a
+/// scheduler tick) opens one snapshot and builds a catalog per window.
+/// Rows committed after the snapshot was opened are not seen through it.
+/// Live rows (acknowledged by `homesoc up` and not flushed yet) are
+/// copied into the snapshot when it is opened.
+pub struct TableSnapshot {
+    providers: Vec<(&'static TableDef, Vec<Arc<dyn TableProvider>>)>,
+}
+
+impl TableSnapshot {
+    /// Opens every table of [`ALL_TABLES`] and copies its live rows; a
+    /// table without data yet reads as empty.
+    pub async fn open(
+        workspace: &Workspace,
+        engine: &engine::Engine,
+    ) -> Result<TableSnapshot, StoreError> {
+        // Hold off a flush between reading a table's Delta log and its live
+        // rows, so that each row is read from exactly one of them.
+        let _visibility = match workspace.memtable() {
+            Some(memtable) => Some(memtable.visibility.read().await),
+            None => None,
+        };
+        let mut providers = Vec::with_capacity(ALL_TABLES.len());
+        for table in ALL_TABLES {
+            let mut sources = Vec::new();
+            if let Some(provider) = table_provider(workspace, engine, table).await? {
+                sources.push(provider);
+            }
+            let live_rows = workspace
+                .memtable()
+                .map(|memtable| memtable.snapshot(table.name))
+                .unwrap_or_default();
+            if !live_rows.is_empty() {
+                let provider = MemTable::try_new(storage_schema(table), vec![live_rows])
+                    .map_err(|source| plan_error(table.name, source))?;
+                sources.push(Arc::new(provider));
+            }
+            providers.push((table, sources));
+        }
+        Ok(TableSnapshot { providers })
     }
-    add_views(&mut catalog)?;
-    Ok(TrackingCatalog {
-        inner: catalog,
-        used: AtomicBool::new(false),
-    })
+
+    /// Builds a catalog of the snapshot's tables, each restricted to
+    /// `window` when one is given, plus the views and reference tables.
+    pub fn catalog(&self, window: Option<TimeWindow>) -> Result<TrackingCatalog, StoreError> {
+        self.filtered_catalog(window.map(window_filter))
+    }
+
+    /// Builds a catalog of the snapshot's tables, each restricted to the
+    /// rows whose ingestion time is in `window`, as near-real-time rules
+    /// read them.
+    pub fn catalog_by_ingestion(&self, window: TimeWindow) -> Result<TrackingCatalog, StoreError> {
+        self.filtered_catalog(Some(ingestion_filter(window)))
+    }
+
+    fn filtered_catalog(&self, filter: Option<Expr>) -> Result<TrackingCatalog, StoreError> {
+        let mut catalog = StaticCatalog::new();
+        for (table, sources) in &self.providers {
+            let relation = table_relation(table, sources, filter.as_ref())?;
+            catalog.insert(table.name, relation);
+        }
+        add_views(&mut catalog)?;
+        Ok(TrackingCatalog {
+            inner: catalog,
+            used: AtomicBool::new(false),
+        })
+    }
 }
 
 /// Builds a catalog of every known table with no rows, for planning
@@ -174,6 +247,14 @@ fn window_filter(window: TimeWindow) -> Expr {
         .and(column(DATE_COLUMN).lt_eq(lit(last_day)))
 }
 
+/// Returns the filter that keeps a stored row when its ingestion time is in
+/// `window`.
+fn ingestion_filter(window: TimeWindow) -> Expr {
+    column(INGEST_TICKS_COLUMN)
+        .gt_eq(lit(window.start_ticks))
+        .and(column(INGEST_TICKS_COLUMN).lt(lit(window.end_ticks)))
+}
+
 /// Returns the `YYYY-MM-DD` UTC day of a tick count, as `_hsDate` stores it.
 fn day_text(ticks: i64) -> String {
     let seconds = ticks.div_euclid(10_000_000);
@@ -189,16 +270,15 @@ fn day_text(ticks: i64) -> String {
         })
 }
 
-async fn table_relation(
+/// Opens the Delta provider of `table`, or returns `None` when the table
+/// has no data yet.
+async fn table_provider(
     workspace: &Workspace,
     engine: &engine::Engine,
     table: &TableDef,
-    window: Option<TimeWindow>,
-) -> Result<Relation, StoreError> {
-    let columns = kql_columns(table);
-
+) -> Result<Option<Arc<dyn TableProvider>>, StoreError> {
     let Some(delta) = workspace.open_table(table.name).await? else {
-        return empty_relation(table);
+        return Ok(None);
     };
     delta
         .update_datafusion_session(&engine.session().state())
@@ -207,11 +287,48 @@ async fn table_relation(
         .table_provider()
         .await
         .map_err(|source| plan_error(table.name, source))?;
+    Ok(Some(provider))
+}
+
+/// Reads `table` from its sources (the Delta scan and the live rows), each
+/// restricted by `filter` and projected to the engine's column types, as
+/// one union; no source gives an empty relation.
+fn table_relation(
+    table: &TableDef,
+    sources: &[Arc<dyn TableProvider>],
+    filter: Option<&Expr>,
+) -> Result<Relation, StoreError> {
+    let mut plans = sources
+        .iter()
+        .map(|provider| projected_scan(table, Arc::clone(provider), filter.cloned()));
+    let Some(first) = plans.next().transpose()? else {
+        return empty_relation(table);
+    };
+    let mut plan = first;
+    for next in plans {
+        plan = LogicalPlanBuilder::from(plan)
+            .union(next?)
+            .and_then(|builder| builder.build())
+            .map_err(|source| plan_error(table.name, source))?;
+    }
+    Ok(Relation {
+        plan,
+        columns: kql_columns(table),
+    })
+}
+
+/// Scans a table's rows in the storage schema, keeps those that pass
+/// `filter`, and projects them to the engine's column types.
+fn projected_scan(
+    table: &TableDef,
+    provider: Arc<dyn TableProvider>,
+    filter: Option<Expr>,
+) -> Result<LogicalPlan, StoreError> {
     let mut scan = LogicalPlanBuilder::scan(table.name, provider_as_source(provider), None)
         .map_err(|source| plan_error(table.name, source))?;
-    if let Some(window) = window {
+    if let Some(filter) = filter {
         scan = scan
-            .filter(window_filter(window))
+            .filter(filter)
             .map_err(|source| plan_error(table.name, source))?;
     }
     let scan = scan
@@ -238,11 +355,10 @@ async fn table_relation(
         })
         .chain([column(INGEST_TICKS_COLUMN).alias(INGESTION_TIME_COLUMN)])
         .collect();
-    let plan = LogicalPlanBuilder::from(scan)
+    LogicalPlanBuilder::from(scan)
         .project(projection)
         .and_then(|builder| builder.build())
-        .map_err(|source| plan_error(table.name, source))?;
-    Ok(Relation { plan, columns })
+        .map_err(|source| plan_error(table.name, source))
 }
 
 fn empty_plan(table: &str, columns: &[Column]) -> Result<LogicalPlan, StoreError> {

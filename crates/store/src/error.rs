@@ -14,9 +14,18 @@ pub enum StoreError {
     },
     /// Another process is writing to the workspace.
     #[error(
-        "the workspace is locked by another import ({path}); wait for it to finish and run the import again"
+        "the workspace is locked by another import or a running `homesoc up` ({path}); wait for the import to finish, or send events to the server instead, and try again"
     )]
     Locked { path: PathBuf },
+    /// The disk holding the write-ahead log is full; the batch was not kept.
+    #[error("the disk holding {path} is full; free space and send the batch again")]
+    DiskFull { path: PathBuf },
+    /// The memtable holds as many rows as it may until a flush catches up.
+    #[error("live ingestion is behind ({rows} rows wait for the flush); retry shortly")]
+    Overloaded { rows: usize },
+    /// Live ingestion was shut down.
+    #[error("live ingestion is shut down")]
+    Closed,
     /// The workspace path cannot be turned into a file URL.
     #[error("invalid workspace path {path}: use an absolute path to a local folder")]
     InvalidPath { path: PathBuf },

@@ -9,13 +9,14 @@ pub mod builder;
 pub mod catalog;
 pub mod error;
 pub mod files;
+pub mod live;
 pub mod reference_tables;
 pub mod schema;
 pub mod tables;
 pub mod windows_event;
 pub mod workspace;
 
-pub use catalog::{TimeWindow, TrackingCatalog};
+pub use catalog::{TableSnapshot, TimeWindow, TrackingCatalog};
 pub use error::StoreError;
 pub use schema::{ColumnDef, TableDef};
 pub use workspace::{Import, ImportState, TableInfo, Workspace, WriteLock};

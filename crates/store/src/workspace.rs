@@ -14,6 +14,7 @@ use url::Url;
 
 use crate::error::StoreError;
 use crate::files::TableFiles;
+use crate::live::{LIVE_APP_ID, Memtable};
 use crate::schema::{DATE_COLUMN, TableDef, storage_schema};
 use crate::tables::ALL_TABLES;
 
@@ -75,6 +76,9 @@ pub struct Workspace {
     /// Delta log from scratch costs time in proportion to its files, so an
     /// import of many files reopens each table incrementally instead.
     opened: std::sync::Arc<tokio::sync::Mutex<BTreeMap<String, DeltaTable>>>,
+    /// Rows of live ingestion not yet in Delta, once `homesoc up` attached
+    /// its memtable; catalogs read them beside the Delta tables.
+    memtable: std::sync::Arc<std::sync::OnceLock<std::sync::Arc<Memtable>>>,
 }
 
 /// Row count and time range of one table.
@@ -101,6 +105,7 @@ impl Workspace {
         Ok(Workspace {
             root,
             opened: Default::default(),
+            memtable: Default::default(),
         })
     }
 
@@ -129,6 +134,7 @@ impl Workspace {
         Ok(Workspace {
             root,
             opened: Default::default(),
+            memtable: Default::default(),
         })
     }
 
@@ -168,6 +174,60 @@ impl Workspace {
             Err(std::fs::TryLockError::WouldBlock) => Err(StoreError::Locked { path }),
             Err(std::fs::TryLockError::Error(source)) => Err(StoreError::Io { path, source }),
         }
+    }
+
+    /// Makes `memtable`'s rows part of every catalog loaded from this
+    /// workspace (and its clones). Only the first call has an effect.
+    pub fn attach_memtable(&self, memtable: std::sync::Arc<Memtable>) {
+        let _ = self.memtable.set(memtable);
+    }
+
+    /// The attached memtable, if live ingestion runs in this process.
+    pub fn memtable(&self) -> Option<&std::sync::Arc<Memtable>> {
+        self.memtable.get()
+    }
+
+    /// Returns the last WAL sequence number that `table` holds, or 0.
+    pub(crate) async fn live_flushed_seq(&self, table: &TableDef) -> Result<u64, StoreError> {
+        let Some(delta) = self.open_table(table.name).await? else {
+            return Ok(0);
+        };
+        let state = delta
+            .snapshot()
+            .map_err(|source| StoreError::delta(table.name, source))?;
+        let version = state
+            .transaction_version(delta.log_store().as_ref(), LIVE_APP_ID)
+            .await
+            .map_err(|source| StoreError::delta(table.name, source))?;
+        Ok(version.and_then(|v| u64::try_from(v).ok()).unwrap_or(0))
+    }
+
+    /// Commits flushed live rows to `table` in one Delta commit that
+    /// records `last_seq` under [`LIVE_APP_ID`]. Deletes the files when the
+    /// commit fails.
+    pub(crate) async fn commit_live(
+        &self,
+        table: &'static TableDef,
+        adds: Vec<Add>,
+        last_seq: u64,
+    ) -> Result<(), StoreError> {
+        if adds.is_empty() {
+            return Ok(());
+        }
+        let commit = TableCommit {
+            table,
+            adds,
+            transactions: vec![Transaction::new(
+                LIVE_APP_ID,
+                i64::try_from(last_seq).unwrap_or(i64::MAX),
+            )],
+            sources: vec![serde_json::json!({ "walSeq": last_seq })],
+        };
+        let committed = self.commit_table(&commit).await;
+        if committed.is_err() {
+            remove_files(&self.table_path(table.name), &commit.adds);
+        }
+        committed
     }
 
     pub fn root(&self) -> &Path {

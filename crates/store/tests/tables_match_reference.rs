@@ -7,8 +7,8 @@ use kql::KqlType;
 use store::reference_tables::REFERENCE_TABLES;
 use store::schema::TableDef;
 use store::tables::{
-    ALL_TABLES, EVENT, SECURITY_EVENT, THREAT_INTEL_INDICATORS, THREAT_INTELLIGENCE_INDICATOR,
-    WINDOWS_EVENT, table_by_name,
+    ALL_TABLES, COMMON_SECURITY_LOG, EVENT, SECURITY_EVENT, SYSLOG, THREAT_INTEL_INDICATORS,
+    THREAT_INTELLIGENCE_INDICATOR, WINDOWS_EVENT, table_by_name,
 };
 
 fn reference_dir() -> PathBuf {
@@ -117,6 +117,16 @@ fn reference_tables_are_not_stored_tables() {
 }
 
 #[test]
+fn syslog_tables_match_reference() {
+    let diffs = differences(&SYSLOG);
+    assert!(diffs.is_empty(), "{}", diffs.join("\n"));
+    assert_eq!(SYSLOG.columns.len(), 17);
+    let diffs = differences(&COMMON_SECURITY_LOG);
+    assert!(diffs.is_empty(), "{}", diffs.join("\n"));
+    assert_eq!(COMMON_SECURITY_LOG.columns.len(), 163);
+}
+
+#[test]
 fn threat_intelligence_indicator_matches_reference() {
     let diffs = differences(&THREAT_INTELLIGENCE_INDICATOR);
     assert!(diffs.is_empty(), "{}", diffs.join("\n"));
@@ -147,5 +157,6 @@ fn table_lookup_by_name() {
     assert_eq!(table_by_name("Event"), Some(&EVENT));
     assert_eq!(table_by_name("WindowsEvent"), Some(&WINDOWS_EVENT));
     assert_eq!(table_by_name("securityevent"), None);
-    assert_eq!(table_by_name("Syslog"), None);
+    assert_eq!(table_by_name("Syslog"), Some(&SYSLOG));
+    assert_eq!(table_by_name("Heartbeat"), None);
 }

@@ -10,6 +10,7 @@ pub mod datetime;
 pub mod dynamic;
 pub mod expand;
 pub mod ipv4;
+pub mod ipv6;
 pub mod parse;
 pub mod parse_kv;
 pub mod percentile;
@@ -64,6 +65,7 @@ pub fn json_functions() -> impl Iterator<Item = &'static JsonFunction> {
         .chain(bags::BAG_FUNCTIONS)
         .chain(xml::XML_FUNCTIONS)
         .chain(ipv4::IPV4_FUNCTIONS)
+        .chain(ipv6::IPV6_FUNCTIONS)
         .chain(text::TEXT_FUNCTIONS)
         .chain(url::URL_FUNCTIONS)
         .chain(datetime::DATETIME_FUNCTIONS)
