@@ -1,9 +1,14 @@
 //! Event sources and parsers that turn them into Sentinel-shaped rows.
 //!
 //! [`evtx`] reads Windows event log files into `SecurityEvent` and `Event`
-//! batches.
+//! batches. [`winlogbeat`] maps shipper documents to the same rows.
+//! [`syslog`] receives syslog and CEF messages over the network into
+//! `Syslog` and `CommonSecurityLog` rows, which go to a [`sink::RowSink`].
 
 pub mod evtx;
+pub mod sink;
+pub mod syslog;
+pub mod winlogbeat;
 
 use std::fs::File;
 use std::io::{self, Read};

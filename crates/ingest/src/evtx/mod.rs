@@ -294,6 +294,20 @@ struct ParsedRecord {
     record_number: u64,
 }
 
+/// Maps a record to a row of its table: `SecurityEvent` for the Security
+/// channel, `Event` for the others. `ticks` is its `TimeGenerated`.
+pub fn record_row(record: &EventRecord, ticks: i64) -> Row {
+    if record.channel.as_deref() == Some("Security") {
+        let mut row = Row::new(&SECURITY_EVENT);
+        security_event::append_security_event(&mut row, record, ticks);
+        row
+    } else {
+        let mut row = Row::new(&EVENT);
+        event::append_event(&mut row, record, ticks);
+        row
+    }
+}
+
 /// Renders one record as XML, reads its fields and maps them to a row.
 /// Runs on the parser's worker threads.
 fn parse_on_worker(
@@ -313,15 +327,7 @@ fn parse_on_worker(
         Ok(record) => {
             // The record header's write time replaces an unusable `SystemTime`.
             let ticks = parse_system_time(&record.system_time).unwrap_or(header_ticks);
-            let row = if record.channel.as_deref() == Some("Security") {
-                let mut row = Row::new(&SECURITY_EVENT);
-                security_event::append_security_event(&mut row, &record, ticks);
-                row
-            } else {
-                let mut row = Row::new(&EVENT);
-                event::append_event(&mut row, &record, ticks);
-                row
-            };
+            let row = record_row(&record, ticks);
             Parsed::Record(Box::new(ParsedRecord {
                 row,
                 record_number: record_id,
