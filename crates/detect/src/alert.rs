@@ -56,10 +56,40 @@ pub struct RunInstant {
     pub window_end: i64,
 }
 
-/// Builds the alerts of a run whose trigger fired: one for all rows
+/// Result keys kept in one alert's ExtendedProperties, so that a later
+/// run can tell which result rows already raised an alert.
+pub const RESULT_KEY_CAP: usize = 1000;
+
+/// The ExtendedProperties key of an alert's result keys.
+pub const RESULT_KEYS_PROPERTY: &str = "Homesoc Result Keys";
+
+/// Returns a stable 64-bit key of one result row: FNV-1a over the row's
+/// JSON text. Equal rows (same columns, same values) get equal keys in
+/// every run and every homesoc version that keeps the JSON form.
+pub fn result_row_key(rows: &ResultRows<'_>, row: usize) -> u64 {
+    const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+    const FNV_PRIME: u64 = 0x0000_0100_0000_01b3;
+    rows.row_object(row)
+        .to_string()
+        .bytes()
+        .fold(FNV_OFFSET, |hash, byte| {
+            (hash ^ u64::from(byte)).wrapping_mul(FNV_PRIME)
+        })
+}
+
+/// Builds the alerts of a run whose trigger fired from the result rows
+/// `alert_rows` (row indices into `rows`): one for all of them
 /// (`SingleAlert`) or one per row (`AlertPerResult`).
-pub fn build_alerts(rule: &Rule, rows: &ResultRows<'_>, run: RunInstant) -> Vec<Alert> {
-    let all_rows: Vec<usize> = (0..rows.len()).collect();
+pub fn build_alerts(
+    rule: &Rule,
+    rows: &ResultRows<'_>,
+    alert_rows: Vec<usize>,
+    run: RunInstant,
+) -> Vec<Alert> {
+    if alert_rows.is_empty() {
+        return Vec::new();
+    }
+    let all_rows = alert_rows;
     let groups: Vec<Vec<usize>> = match rule.event_grouping {
         EventGrouping::SingleAlert => vec![all_rows],
         EventGrouping::AlertPerResult if all_rows.len() <= ALERTS_PER_RUN_CAP => {
@@ -130,7 +160,7 @@ fn build_alert(rule: &Rule, rows: &ResultRows<'_>, group: &[usize], run: RunInst
         .take(EVIDENCE_ROW_CAP)
         .map(|&row| rows.row_object(row))
         .collect();
-    let extended_properties = extended_properties(
+    let mut extended_properties = extended_properties(
         rule,
         run,
         rows.len(),
@@ -138,6 +168,14 @@ fn build_alert(rule: &Rule, rows: &ResultRows<'_>, group: &[usize], run: RunInst
         evidence,
         group.len(),
     );
+    // NOTE: an alert of more than RESULT_KEY_CAP rows keeps only the first
+    // keys, so a later overlapping run can alert again on the rest.
+    let result_keys: Vec<String> = group
+        .iter()
+        .take(RESULT_KEY_CAP)
+        .map(|&row| format!("{:016x}", result_row_key(rows, row)))
+        .collect();
+    extended_properties.insert(RESULT_KEYS_PROPERTY.into(), json!(result_keys));
 
     Alert {
         system_alert_id: uuid::Uuid::new_v4().to_string(),

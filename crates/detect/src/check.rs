@@ -20,11 +20,16 @@ pub struct CheckReport {
     /// The query plans against the table schemas.
     pub plans: bool,
     /// KQL features the engine does not implement yet that the query uses,
-    /// as the engine names them. Only the first such feature is found,
-    /// since planning stops there.
+    /// as the engine names them: not-supported operators and functions, and
+    /// unknown functions. Only the first such feature is found, since
+    /// planning stops there.
     pub missing_features: Vec<String>,
     /// Why the file did not load or the query did not plan.
     pub error: Option<String>,
+    /// Fields of a Sigma rule that are not in its log source's events, with
+    /// the reason; the conditions on them never hold.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub unmapped_fields: Vec<String>,
 }
 
 /// Counts over a set of checked files.
@@ -67,8 +72,12 @@ pub fn check_rules(set: &RuleSet, engine: &Engine, catalog: &dyn Catalog) -> Vec
             name: None,
             loads: false,
             plans: false,
-            missing_features: Vec::new(),
+            missing_features: match err {
+                crate::RuleError::SigmaUnsupported { feature, .. } => vec![feature.clone()],
+                _ => Vec::new(),
+            },
             error: Some(err.to_string()),
+            unmapped_fields: Vec::new(),
         })
         .collect();
 
@@ -76,15 +85,11 @@ pub fn check_rules(set: &RuleSet, engine: &Engine, catalog: &dyn Catalog) -> Vec
         let outcome = engine.plan(&rule.query, catalog, &options);
         let (plans, missing_features, error) = match outcome {
             Ok(_) => (true, Vec::new(), None),
-            Err(EngineError::NotSupported(diagnostic)) => (
+            Err(error) => (
                 false,
-                vec![diagnostic.message.clone()],
-                Some(query_error(
-                    &rule.query,
-                    &EngineError::NotSupported(diagnostic),
-                )),
+                missing_feature(&error).into_iter().collect(),
+                Some(query_error(&rule.query, &error)),
             ),
-            Err(other) => (false, Vec::new(), Some(query_error(&rule.query, &other))),
         };
         reports.push(CheckReport {
             path: rule.source.clone(),
@@ -94,10 +99,28 @@ pub fn check_rules(set: &RuleSet, engine: &Engine, catalog: &dyn Catalog) -> Vec
             plans,
             missing_features,
             error,
+            unmapped_fields: crate::sigma::unmapped_fields(rule),
         });
     }
     reports.sort_by(|a, b| a.path.cmp(&b.path));
     reports
+}
+
+/// Returns the missing feature a planning error reports, if it reports one.
+///
+/// Besides the engine's not-supported errors, an unknown function counts:
+/// the engine cannot tell a Kusto function it does not implement from a
+/// misspelt name, and in published rules it is nearly always the former.
+/// The report's error keeps the engine's "did you mean" help for the other
+/// case.
+fn missing_feature(error: &EngineError) -> Option<String> {
+    match error {
+        EngineError::NotSupported(diagnostic) => Some(diagnostic.message.clone()),
+        EngineError::Semantic(diagnostic) if diagnostic.message.starts_with("unknown function") => {
+            Some(diagnostic.message.clone())
+        }
+        _ => None,
+    }
 }
 
 /// Formats a query error on one line, with the query line it points at.

@@ -36,6 +36,13 @@ pub enum RuleError {
         path: PathBuf,
         first_path: PathBuf,
     },
+    /// A Sigma rule is invalid: an unknown modifier, a condition naming a
+    /// missing selection, a regular expression that does not compile, ...
+    #[error("{path}: invalid Sigma rule: {reason}")]
+    Sigma { path: PathBuf, reason: String },
+    /// A Sigma rule uses a feature (named) that homesoc does not support.
+    #[error("{path}: unsupported Sigma feature: {feature}")]
+    SigmaUnsupported { path: PathBuf, feature: String },
 }
 
 impl RuleError {
@@ -47,7 +54,9 @@ impl RuleError {
             | RuleError::NotAMapping { path }
             | RuleError::MissingKey { path, .. }
             | RuleError::InvalidValue { path, .. }
-            | RuleError::DuplicateId { path, .. } => path,
+            | RuleError::DuplicateId { path, .. }
+            | RuleError::Sigma { path, .. }
+            | RuleError::SigmaUnsupported { path, .. } => path,
         }
     }
 }
@@ -74,4 +83,7 @@ pub enum DetectError {
     /// An incident change is not allowed in the incident's state.
     #[error("incident {number}: {reason}")]
     InvalidChange { number: i64, reason: String },
+    /// The rule state file cannot be read or written.
+    #[error("{path}: {reason}")]
+    RuleState { path: PathBuf, reason: String },
 }

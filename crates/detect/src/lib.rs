@@ -6,10 +6,12 @@
 //! alerts into `SecurityAlert` with entities and custom details
 //! ([`alert`]). Alerts become or join incidents in `SecurityIncident`
 //! following the rule's incident configuration ([`incident`]). Every run is
-//! recorded in `HomesocRuleRuns`.
+//! recorded in `HomesocRuleRuns`. The [`scheduler`] runs the enabled rules
+//! on their schedules; [`builtin`] contains homesoc's own rule pack.
 
 pub mod alert;
 pub mod backtest;
+pub mod builtin;
 pub mod check;
 pub mod entities;
 pub mod error;
@@ -17,12 +19,18 @@ pub mod incident;
 pub mod load;
 mod read;
 mod result;
+pub mod retro_hunt;
 pub mod rule;
 pub mod run;
+pub mod scheduler;
+pub mod sigma;
+pub mod state;
 pub mod timespan;
 pub mod write;
 
 pub use error::{DetectError, RuleError};
 pub use load::{RuleSet, load_rules};
 pub use rule::Rule;
-pub use run::{Detector, RunKind, RunRecord, RunStatus};
+pub use run::{Detector, RunKind, RunRecord, RunStatus, RunWindow};
+pub use scheduler::{Scheduler, SchedulerOptions, Tick};
+pub use state::RuleStates;

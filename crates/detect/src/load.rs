@@ -136,6 +136,9 @@ pub fn parse_rule(text: &str, path: &Path) -> Result<Rule, RuleError> {
             path: path.to_path_buf(),
         });
     };
+    if crate::sigma::is_sigma(&map) {
+        return crate::sigma::load_sigma(&map, path);
+    }
     RuleReader { path, map: &map }.read()
 }
 

@@ -47,6 +47,41 @@ pub async fn read_last_alert_times(
         .collect())
 }
 
+/// Returns, per rule id, the result keys of the alerts raised since
+/// `since_ticks` with the time each alert was raised.
+pub async fn read_alerted_rows(
+    engine: &Engine,
+    workspace: &Workspace,
+    since_ticks: i64,
+) -> Result<BTreeMap<String, BTreeMap<u64, i64>>, DetectError> {
+    let since = engine::time::format_datetime_iso(since_ticks);
+    let query = format!(
+        "SecurityAlert | where VendorName == 'homesoc' and TimeGenerated >= todatetime('{since}') \
+         | project AlertType, TimeGenerated, ExtendedProperties"
+    );
+    let result = run_query(engine, workspace, "SecurityAlert", &query).await?;
+    let rows = ResultRows::new(&result);
+    let mut alerted: BTreeMap<String, BTreeMap<u64, i64>> = BTreeMap::new();
+    for row in 0..rows.len() {
+        let (Some(rule_id), Some(raised)) = (
+            rows.text(row, "AlertType"),
+            rows.datetime_ticks(row, "TimeGenerated"),
+        ) else {
+            continue;
+        };
+        let properties = json_cell(&rows, row, "ExtendedProperties");
+        let keys = text_list(&properties[crate::alert::RESULT_KEYS_PROPERTY]);
+        let seen = alerted.entry(rule_id).or_default();
+        for key in keys {
+            if let Ok(key) = u64::from_str_radix(&key, 16) {
+                let latest = seen.entry(key).or_insert(raised);
+                *latest = (*latest).max(raised);
+            }
+        }
+    }
+    Ok(alerted)
+}
+
 /// Returns the current state of every incident: of its rows, the one with
 /// the highest revision.
 ///

@@ -6,14 +6,14 @@ use std::collections::BTreeMap;
 use std::time::Instant;
 
 use engine::{Engine, QueryOptions};
-use store::{TimeWindow, Workspace};
+use store::{TableSnapshot, TimeWindow, Workspace};
 use tracing::{info, warn};
 
-use crate::alert::{RunInstant, build_alerts};
+use crate::alert::{RunInstant, build_alerts, result_row_key};
 use crate::check::query_error;
 use crate::error::DetectError;
 use crate::incident::{AlertOutcome, IncidentBook};
-use crate::read::{read_incidents, read_last_alert_times};
+use crate::read::{read_alerted_rows, read_incidents, read_last_alert_times};
 use crate::result::ResultRows;
 use crate::rule::Rule;
 use crate::write::{PendingRows, commit_rows};
@@ -27,6 +27,8 @@ pub enum RunKind {
     Manual,
     /// By `homesoc rules backtest`.
     Backtest,
+    /// By a retro-hunt of new threat-intelligence indicators.
+    RetroHunt,
 }
 
 impl RunKind {
@@ -35,6 +37,7 @@ impl RunKind {
             RunKind::Scheduled => "Scheduled",
             RunKind::Manual => "Manual",
             RunKind::Backtest => "Backtest",
+            RunKind::RetroHunt => "RetroHunt",
         }
     }
 }
@@ -82,6 +85,25 @@ pub struct RunRecord {
     pub error: Option<String>,
 }
 
+/// The rows a run reads: the tables restricted by event time or by
+/// ingestion time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunWindow {
+    /// Rows whose `TimeGenerated` is in the window, as scheduled rules read.
+    Generated(TimeWindow),
+    /// Rows ingested in the window, as near-real-time rules read.
+    Ingested(TimeWindow),
+}
+
+impl RunWindow {
+    /// Returns the window, whichever time it restricts.
+    pub fn window(self) -> TimeWindow {
+        match self {
+            RunWindow::Generated(window) | RunWindow::Ingested(window) => window,
+        }
+    }
+}
+
 /// Returns the window a run at `at_ticks` reads: the query period before it.
 pub fn run_window(rule: &Rule, at_ticks: i64) -> TimeWindow {
     TimeWindow {
@@ -107,12 +129,22 @@ pub fn schedule(rule: &Rule, from_ticks: i64, to_ticks: i64) -> Vec<i64> {
 
 /// Runs rules against a workspace and keeps the incidents, the last alert
 /// time of each rule (for suppression) and the rows not yet committed.
+///
+/// Runs read the tables through one [`TableSnapshot`], opened by the first
+/// run after [`Detector::open`], [`Detector::commit`] or
+/// [`Detector::refresh_tables`], so that a batch of runs (a backtest, a
+/// scheduler tick) reads every table's log once instead of once per run.
 pub struct Detector {
     engine: Engine,
     workspace: Workspace,
     incidents: IncidentBook,
     last_alert_ticks: BTreeMap<String, i64>,
     pending: PendingRows,
+    snapshot: Option<TableSnapshot>,
+    /// Per rule id, the keys of result rows that raised alerts and the run
+    /// instant they did at; only kept when deduplication is on.
+    alerted_rows: BTreeMap<String, BTreeMap<u64, i64>>,
+    deduplicate: bool,
 }
 
 impl Detector {
@@ -126,7 +158,49 @@ impl Detector {
             incidents: IncidentBook::from_incidents(incidents),
             last_alert_ticks,
             pending: PendingRows::default(),
+            snapshot: None,
+            alerted_rows: BTreeMap::new(),
+            deduplicate: false,
         })
+    }
+
+    /// Turns on deduplication of result rows: a result row equal to one
+    /// that raised an alert of the same rule within the rule's query
+    /// period raises no new alert. Scheduled rules whose query period is
+    /// longer than their frequency read overlapping windows, and this keeps
+    /// an event in the overlap from alerting once per run. The keys of
+    /// earlier alerts are read from `SecurityAlert` (the last `lookback`
+    /// ticks before `now_ticks`).
+    pub async fn enable_deduplication(
+        &mut self,
+        now_ticks: i64,
+        lookback: i64,
+    ) -> Result<(), DetectError> {
+        self.alerted_rows =
+            read_alerted_rows(&self.engine, &self.workspace, now_ticks - lookback).await?;
+        self.deduplicate = true;
+        Ok(())
+    }
+
+    /// Drops the table snapshot, so that the next run reads the tables as
+    /// they are then, with rows committed since the last run.
+    pub fn refresh_tables(&mut self) {
+        self.snapshot = None;
+    }
+
+    /// Returns the workspace the detector runs against.
+    pub fn workspace(&self) -> &Workspace {
+        &self.workspace
+    }
+
+    /// Returns the engine the detector runs queries with.
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// Returns the last time each rule raised an alert, by rule id.
+    pub fn last_alert_ticks(&self) -> &BTreeMap<String, i64> {
+        &self.last_alert_ticks
     }
 
     /// Returns the rows of the runs since the last commit.
@@ -143,8 +217,21 @@ impl Detector {
     /// when the trigger fires, alerts are raised and grouped into
     /// incidents. A failed query is recorded, not returned as an error.
     pub async fn run_rule(&mut self, rule: &Rule, at_ticks: i64, kind: RunKind) -> RunRecord {
+        let window = RunWindow::Generated(run_window(rule, at_ticks));
+        self.run_rule_over(rule, at_ticks, window, kind).await
+    }
+
+    /// Runs `rule` once at `at_ticks` over the rows `window` selects; see
+    /// [`Detector::run_rule`].
+    pub async fn run_rule_over(
+        &mut self,
+        rule: &Rule,
+        at_ticks: i64,
+        run_window: RunWindow,
+        kind: RunKind,
+    ) -> RunRecord {
         let started = Instant::now();
-        let window = run_window(rule, at_ticks);
+        let window = run_window.window();
         let mut record = RunRecord {
             rule_id: rule.id.clone(),
             rule_name: rule.name.clone(),
@@ -170,7 +257,7 @@ impl Detector {
             return record;
         }
 
-        match self.evaluate(rule, at_ticks, window).await {
+        match self.evaluate(rule, at_ticks, run_window).await {
             Ok((result_rows, alerts)) => {
                 record.result_rows = result_rows;
                 record.alerts = alerts.len() as u64;
@@ -214,14 +301,24 @@ impl Detector {
     /// Runs the query and builds the alerts; returns the result row count
     /// and the alerts (none when the trigger did not fire).
     async fn evaluate(
-        &self,
+        &mut self,
         rule: &Rule,
         at_ticks: i64,
-        window: TimeWindow,
+        run_window: RunWindow,
     ) -> Result<(u64, Vec<crate::alert::Alert>), String> {
-        let catalog = store::catalog::load(&self.workspace, &self.engine, Some(window))
-            .await
-            .map_err(|err| err.to_string())?;
+        let window = run_window.window();
+        let snapshot = match self.snapshot.take() {
+            Some(snapshot) => snapshot,
+            None => TableSnapshot::open(&self.workspace, &self.engine)
+                .await
+                .map_err(|err| err.to_string())?,
+        };
+        let catalog = match run_window {
+            RunWindow::Generated(window) => snapshot.catalog(Some(window)),
+            RunWindow::Ingested(window) => snapshot.catalog_by_ingestion(window),
+        };
+        self.snapshot = Some(snapshot);
+        let catalog = catalog.map_err(|err| err.to_string())?;
         let result = self.run_query(rule, &catalog, at_ticks).await?;
         let rows = ResultRows::new(&result);
         let row_count = rows.len() as u64;
@@ -233,7 +330,29 @@ impl Detector {
             window_start: window.start_ticks,
             window_end: window.end_ticks,
         };
-        Ok((row_count, build_alerts(rule, &rows, run)))
+        let alert_rows = self.new_result_rows(rule, &rows, at_ticks);
+        Ok((row_count, build_alerts(rule, &rows, alert_rows, run)))
+    }
+
+    /// Returns the result rows that may raise alerts: all of them, or with
+    /// deduplication on, those not alerted on within the query period
+    /// (whose keys are then remembered).
+    fn new_result_rows(&mut self, rule: &Rule, rows: &ResultRows<'_>, at_ticks: i64) -> Vec<usize> {
+        if !self.deduplicate {
+            return (0..rows.len()).collect();
+        }
+        let oldest_kept = at_ticks - rule.query_period.max(rule.query_frequency);
+        let seen = self.alerted_rows.entry(rule.id.clone()).or_default();
+        seen.retain(|_, alerted_at| *alerted_at > oldest_kept);
+        let mut fresh = Vec::new();
+        for row in 0..rows.len() {
+            let key = result_row_key(rows, row);
+            if let std::collections::btree_map::Entry::Vacant(entry) = seen.entry(key) {
+                entry.insert(at_ticks);
+                fresh.push(row);
+            }
+        }
+        fresh
     }
 
     /// Returns whether the rule's trigger fires when every table is empty,
@@ -267,6 +386,7 @@ impl Detector {
         let now = engine::time::ticks_from_datetime(chrono::Utc::now());
         commit_rows(&self.workspace, &self.pending, now).await?;
         self.pending = PendingRows::default();
+        self.snapshot = None;
         Ok(())
     }
 
