@@ -105,6 +105,10 @@ pub struct FeedConfig {
     /// MISP API only: attributes per page of `restSearch`.
     #[serde(default = "default_page_size")]
     pub page_size: usize,
+    /// How often the refresher pulls the feed, in minutes; `None` uses the
+    /// refresher's default interval.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pull_interval_minutes: Option<u64>,
 }
 
 fn default_page_size() -> usize {
@@ -171,6 +175,7 @@ impl FeedConfig {
             tags: Vec::new(),
             published_only: false,
             page_size: default_page_size(),
+            pull_interval_minutes: None,
         }
     }
 
