@@ -1,0 +1,28 @@
+//! `homesoc up`: the HTTPS server that receives events from shippers,
+//! stores them durably through the workspace's write-ahead log, and
+//! answers queries.
+//!
+//! - [`up`] starts everything and stops it cleanly on SIGINT or SIGTERM.
+//! - [`logs_ingestion`] serves Azure Monitor's Logs Ingestion API shape,
+//!   with data collection rules from [`config`] and transforms in
+//!   [`dcr`]; [`bulk`] serves the Elasticsearch `_bulk` shape.
+//! - [`query`] runs KQL for scripts and Kusto clients.
+//! - [`auth`] checks API keys, passwords and sessions; [`metrics`] counts.
+
+// Handlers return an early `Response` as their error, as axum's own
+// extractors do; boxing it would only add an allocation per request.
+#![allow(clippy::result_large_err)]
+
+pub mod app;
+pub mod auth;
+pub mod bulk;
+pub mod config;
+pub mod dcr;
+pub mod error;
+pub mod logs_ingestion;
+pub mod metrics;
+pub mod query;
+pub mod tls;
+pub mod up;
+
+pub use error::ServerError;
