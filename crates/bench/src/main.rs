@@ -5,10 +5,12 @@
 //! - `queries` times KQL queries over a workspace by running the `homesoc
 //!   query` binary, because the catalog that maps Delta tables to KQL
 //!   relations lives in the `homesoc` binary crate and is not a library.
+//! - `ingest` starts `homesoc up` and measures sustained live ingestion.
 //!
 //! docs/benchmarks.md records the commands and the results.
 
 mod generate;
+mod ingest;
 mod queries;
 mod rows;
 
@@ -29,6 +31,8 @@ enum Command {
     Generate(generate::GenerateArgs),
     /// Time the benchmark queries over a workspace with `homesoc query`.
     Queries(queries::QueriesArgs),
+    /// Load a `homesoc up` that it starts with live ingestion.
+    Ingest(ingest::IngestArgs),
 }
 
 fn main() -> ExitCode {
@@ -42,6 +46,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Generate(args) => generate::run(args),
         Command::Queries(args) => queries::run(args),
+        Command::Ingest(args) => ingest::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -67,7 +67,30 @@ pub async fn run(data_dir: &Path, source: ImportSource) -> anyhow::Result<ExitCo
         paths,
         json: json_output,
     } = source;
-    let files = collect_files(&paths)?;
+    let (summary, any_failed) = import_evtx(data_dir, &paths, !json_output).await?;
+    if json_output {
+        crate::query::write_stdout(&format!("{summary}\n"))?;
+    } else {
+        crate::query::write_stdout(&summary_text(&summary))?;
+    }
+    Ok(if any_failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// Imports the EVTX files of `paths` into the workspace at `data_dir` and
+/// returns the import summary (the JSON `import evtx --json` prints) and
+/// whether any file failed. `show_progress` draws a progress bar on a
+/// terminal and reports failed files on standard error.
+pub async fn import_evtx(
+    data_dir: &Path,
+    paths: &[PathBuf],
+    show_progress: bool,
+) -> anyhow::Result<(serde_json::Value, bool)> {
+    let json_output = !show_progress;
+    let files = collect_files(paths)?;
     let total_bytes: u64 = files
         .iter()
         .map(|f| std::fs::metadata(f).map(|m| m.len()).unwrap_or(0))
@@ -150,19 +173,10 @@ pub async fn run(data_dir: &Path, source: ImportSource) -> anyhow::Result<ExitCo
 
     let seconds = started.elapsed().as_secs_f64();
     let summary = summarize(&outcomes, total_bytes, seconds);
-    if json_output {
-        crate::query::write_stdout(&format!("{summary}\n"))?;
-    } else {
-        crate::query::write_stdout(&summary_text(&summary))?;
-    }
     let any_failed = outcomes
         .iter()
         .any(|(_, o)| matches!(o, FileOutcome::Failed(_)));
-    Ok(if any_failed {
-        ExitCode::FAILURE
-    } else {
-        ExitCode::SUCCESS
-    })
+    Ok((summary, any_failed))
 }
 
 /// Expands folders into the *.evtx files below them, sorted by path. A file

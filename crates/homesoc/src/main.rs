@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use homesoc::{import, incidents, intel, query, rules};
+use homesoc::{hunt, import, incidents, intel, keys, query, rules, up};
 
 /// homesoc: a self-hosted security operations center in one program.
 #[derive(Debug, Parser)]
@@ -56,6 +56,9 @@ enum Command {
         #[command(subcommand)]
         command: rules::RulesCommand,
     },
+    /// Import EVTX files into a temporary workspace (or the --data-dir
+    /// given) and run Sigma and Sentinel rules over all of it once.
+    Hunt(hunt::HuntArgs),
     /// List, show and work incidents.
     Incidents {
         #[command(subcommand)]
@@ -66,6 +69,24 @@ enum Command {
         #[command(subcommand)]
         command: intel::IntelCommand,
     },
+    /// Run the server: live ingestion, queries over HTTPS.
+    Up(up::UpArgs),
+    /// Create, list and revoke API keys.
+    Keys {
+        #[command(subcommand)]
+        command: keys::KeysCommand,
+    },
+}
+
+/// Whether the user named the workspace (`--data-dir` or
+/// `HOMESOC_DATA_DIR`) rather than relying on the default; `hunt` keeps
+/// its workspace only then.
+fn data_dir_given() -> bool {
+    std::env::var_os("HOMESOC_DATA_DIR").is_some()
+        || std::env::args_os().any(|arg| {
+            let arg = arg.to_string_lossy();
+            arg == "--data-dir" || arg.starts_with("--data-dir=")
+        })
 }
 
 fn main() -> ExitCode {
@@ -94,10 +115,16 @@ fn main() -> ExitCode {
             Command::Tables { json } => query::tables(&cli.data_dir, json).await,
             Command::Query(args) => query::run(&cli.data_dir, args).await,
             Command::Rules { command } => rules::run(&cli.data_dir, command).await,
+            Command::Hunt(args) => {
+                let kept = data_dir_given().then_some(cli.data_dir.as_path());
+                hunt::run(kept, args).await
+            }
             Command::Incidents { command } => {
                 incidents::run(&cli.data_dir, &cli.user, command).await
             }
             Command::Intel { command } => intel::run(&cli.data_dir, command).await,
+            Command::Up(args) => up::run(&cli.data_dir, args).await,
+            Command::Keys { command } => keys::run(&cli.data_dir, command).await,
         }
     });
     match result {

@@ -1,4 +1,8 @@
-//! `homesoc rules`: check, run and backtest analytics rules.
+//! `homesoc rules`: check, list, enable, disable, run, backtest and
+//! schedule analytics rules.
+
+pub(crate) mod schedule;
+mod state;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -16,18 +20,85 @@ use store::Workspace;
 
 use crate::query::write_stdout;
 
-/// The rules folder option.
+/// Loads the enabled rules of the default rules folder and the built-in
+/// rules, as the scheduler and retro-hunts use them.
+pub(crate) fn enabled_rules(data_dir: &Path) -> anyhow::Result<Vec<Rule>> {
+    let source = RuleSource {
+        rules: None,
+        no_builtin: false,
+    };
+    source.select(data_dir, &[])
+}
+
+/// The rules folder options.
 #[derive(Debug, Args)]
 pub struct RuleSource {
     /// Folder of analytics rule YAML files, searched recursively.
     /// Defaults to `rules` in the data folder.
     #[arg(long)]
     rules: Option<PathBuf>,
+    /// Leave out homesoc's built-in rules.
+    #[arg(long)]
+    no_builtin: bool,
 }
 
 impl RuleSource {
     fn folder(&self, data_dir: &Path) -> PathBuf {
         self.rules.clone().unwrap_or_else(|| data_dir.join("rules"))
+    }
+
+    /// Loads the rules of the folder and, unless `--no-builtin`, the
+    /// built-in rules, reporting files that fail on standard error. A
+    /// folder given with `--rules` must exist; the default one may not.
+    fn load(&self, data_dir: &Path) -> anyhow::Result<Vec<Rule>> {
+        let folder = self.folder(data_dir);
+        let mut set = if folder.exists() {
+            detect::load_rules(&[folder])
+        } else if self.rules.is_some() {
+            bail!(
+                "the rules folder {} does not exist: put analytics rule YAML files there or pass --rules DIR",
+                folder.display()
+            );
+        } else {
+            detect::RuleSet::default()
+        };
+        if !self.no_builtin {
+            detect::builtin::merge_rule_sets(&mut set, detect::builtin::builtin_rules());
+        }
+        for error in &set.errors {
+            eprintln!("warning: skipped rule file: {error}");
+        }
+        if set.rules.is_empty() {
+            bail!(
+                "no rules to use: put analytics rule YAML files in {} or pass --rules DIR",
+                self.folder(data_dir).display()
+            );
+        }
+        Ok(set.rules)
+    }
+
+    /// Loads the rules and keeps those named in `ids`, or when `ids` is
+    /// empty, every enabled rule.
+    fn select(&self, data_dir: &Path, ids: &[String]) -> anyhow::Result<Vec<Rule>> {
+        let rules = self.load(data_dir)?;
+        if ids.is_empty() {
+            let states = detect::RuleStates::load(data_dir)?;
+            return Ok(rules
+                .into_iter()
+                .filter(|rule| states.is_enabled(&rule.id))
+                .collect());
+        }
+        let mut selected = Vec::new();
+        for id in ids {
+            match rules.iter().find(|rule| &rule.id == id) {
+                Some(rule) => selected.push(rule.clone()),
+                None => bail!(
+                    "no rule with id {id} in {} or the built-in rules; list the rules with `homesoc rules list`",
+                    self.folder(data_dir).display()
+                ),
+            }
+        }
+        Ok(selected)
     }
 }
 
@@ -43,7 +114,8 @@ pub enum RulesCommand {
         #[arg(long)]
         json: bool,
     },
-    /// List the rules of the rules folder.
+    /// List the rules of the rules folder and the built-in rules, with
+    /// whether each is enabled.
     List {
         #[command(flatten)]
         source: RuleSource,
@@ -51,8 +123,47 @@ pub enum RulesCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Enable rules that were disabled, so that the scheduler and runs
+    /// without ids use them again.
+    Enable {
+        #[command(flatten)]
+        source: RuleSource,
+        /// Ids of the rules to enable.
+        #[arg(required = true)]
+        ids: Vec<String>,
+    },
+    /// Disable rules: the scheduler and runs without ids leave them out.
+    /// The state is kept in the data folder.
+    Disable {
+        #[command(flatten)]
+        source: RuleSource,
+        /// Ids of the rules to disable.
+        #[arg(required = true)]
+        ids: Vec<String>,
+    },
+    /// Run every enabled rule that is due, as the scheduler of `homesoc up`
+    /// does at each tick, and store the alerts, incidents and run records.
+    Schedule(schedule::ScheduleArgs),
+    /// Run the enabled threat-intelligence rules once over stored events
+    /// (all of them by default), so that indicators added now raise alerts
+    /// on past events. Matches already alerted on raise nothing new.
+    RetroHunt(schedule::RetroHuntArgs),
+    /// Show one rule: its details, and with --kql the KQL query it runs
+    /// (for a Sigma rule, the query it was compiled to).
+    Show {
+        #[command(flatten)]
+        source: RuleSource,
+        /// The rule id.
+        id: String,
+        /// Print only the KQL query.
+        #[arg(long)]
+        kql: bool,
+        /// Print the rule as JSON.
+        #[arg(long, conflicts_with = "kql")]
+        json: bool,
+    },
     /// Run rules once, now or at a past instant, and store their alerts,
-    /// incidents and run records.
+    /// incidents and run records. Without ids, runs every enabled rule.
     Run {
         #[command(flatten)]
         source: RuleSource,
@@ -63,7 +174,7 @@ pub enum RulesCommand {
         /// Print the runs and alerts as JSON.
         #[arg(long)]
         json: bool,
-        /// Ids of the rules to run; all rules when none is given.
+        /// Ids of the rules to run; every enabled rule when none is given.
         ids: Vec<String>,
     },
     /// Replay the rules' schedules over a past period and show what they
@@ -83,7 +194,7 @@ pub enum RulesCommand {
         /// Print the runs and alerts as JSON.
         #[arg(long)]
         json: bool,
-        /// Ids of the rules to replay; all rules when none is given.
+        /// Ids of the rules to replay; every enabled rule when none is given.
         ids: Vec<String>,
     },
 }
@@ -91,7 +202,17 @@ pub enum RulesCommand {
 pub async fn run(data_dir: &Path, command: RulesCommand) -> anyhow::Result<ExitCode> {
     match command {
         RulesCommand::Check { paths, json } => check(&paths, json),
-        RulesCommand::List { source, json } => list(&source.folder(data_dir), json),
+        RulesCommand::List { source, json } => state::list(data_dir, &source, json),
+        RulesCommand::Enable { source, ids } => state::set_enabled(data_dir, &source, &ids, true),
+        RulesCommand::Disable { source, ids } => state::set_enabled(data_dir, &source, &ids, false),
+        RulesCommand::Schedule(args) => schedule::run(data_dir, args).await,
+        RulesCommand::RetroHunt(args) => schedule::retro_hunt(data_dir, args).await,
+        RulesCommand::Show {
+            source,
+            id,
+            kql,
+            json,
+        } => show(data_dir, &source, &id, kql, json),
         RulesCommand::Run {
             source,
             at,
@@ -102,7 +223,7 @@ pub async fn run(data_dir: &Path, command: RulesCommand) -> anyhow::Result<ExitC
                 Some(text) => parse_instant("--at", &text)?,
                 None => engine::time::ticks_from_datetime(chrono::Utc::now()),
             };
-            run_rules(data_dir, &source.folder(data_dir), at_ticks, &ids, json).await
+            run_rules(data_dir, &source, at_ticks, &ids, json).await
         }
         RulesCommand::Backtest {
             source,
@@ -121,86 +242,68 @@ pub async fn run(data_dir: &Path, command: RulesCommand) -> anyhow::Result<ExitC
                 from_ticks,
                 to_ticks,
             };
-            backtest(
-                data_dir,
-                &source.folder(data_dir),
-                period,
-                &ids,
-                commit,
-                json,
-            )
-            .await
+            backtest(data_dir, &source, period, &ids, commit, json).await
         }
     }
 }
 
-fn parse_instant(option: &str, text: &str) -> anyhow::Result<i64> {
+pub(crate) fn parse_instant(option: &str, text: &str) -> anyhow::Result<i64> {
     parse_datetime(text).with_context(|| {
         format!("invalid {option} value `{text}`: use an ISO 8601 UTC datetime such as 2024-05-01T12:00:00Z")
     })
 }
 
-/// Loads the rules of `folder`, reporting files that fail on standard
-/// error, and keeps those named in `ids` (all when `ids` is empty).
-fn load_selected_rules(folder: &Path, ids: &[String]) -> anyhow::Result<Vec<Rule>> {
-    if !folder.exists() {
-        bail!(
-            "the rules folder {} does not exist: put analytics rule YAML files there or pass --rules DIR",
-            folder.display()
-        );
-    }
-    let set = detect::load_rules(&[folder.to_path_buf()]);
-    for error in &set.errors {
-        eprintln!("warning: skipped rule file: {error}");
-    }
-    if ids.is_empty() {
-        return Ok(set.rules);
-    }
-    let mut selected = Vec::new();
-    for id in ids {
-        match set.rules.iter().find(|rule| &rule.id == id) {
-            Some(rule) => selected.push(rule.clone()),
-            None => bail!(
-                "no rule with id {id} in {}; list the rules with `homesoc rules list`",
-                folder.display()
-            ),
-        }
-    }
-    Ok(selected)
-}
-
-fn list(folder: &Path, json_output: bool) -> anyhow::Result<ExitCode> {
-    let rules = load_selected_rules(folder, &[])?;
-    if json_output {
-        let items: Vec<Value> = rules
-            .iter()
-            .map(|rule| {
-                json!({
-                    "id": rule.id,
-                    "name": rule.name,
-                    "kind": rule.kind.as_str(),
-                    "severity": rule.severity.as_str(),
-                    "queryFrequency": detect::timespan::format_iso8601(rule.query_frequency),
-                    "queryPeriod": detect::timespan::format_iso8601(rule.query_period),
-                    "path": rule.source,
-                })
-            })
-            .collect();
-        write_stdout(&format!("{}\n", Value::Array(items)))?;
+/// Prints one rule: its details, or with `kql` only its query.
+fn show(
+    data_dir: &Path,
+    source: &RuleSource,
+    id: &str,
+    kql: bool,
+    json_output: bool,
+) -> anyhow::Result<ExitCode> {
+    let rules = source.select(data_dir, &[id.to_string()])?;
+    let rule = &rules[0];
+    if kql {
+        write_stdout(&format!("{}\n", rule.query))?;
         return Ok(ExitCode::SUCCESS);
     }
-    let mut text = String::new();
-    for rule in &rules {
-        text.push_str(&format!(
-            "{:<38} {:<13} {:<9} every {:<6} {}\n",
-            rule.id,
-            rule.severity.as_str(),
-            rule.kind.as_str(),
-            detect::timespan::format_iso8601(rule.query_frequency),
-            rule.name
-        ));
+    let sigma = detect::sigma::sigma_details(rule);
+    if json_output {
+        let document = json!({
+            "id": rule.id,
+            "name": rule.name,
+            "description": rule.description,
+            "severity": rule.severity.as_str(),
+            "tactics": rule.tactics,
+            "techniques": rule.relevant_techniques,
+            "query": rule.query,
+            "path": rule.source,
+            "sigma": sigma,
+        });
+        write_stdout(&format!("{document}\n"))?;
+        return Ok(ExitCode::SUCCESS);
     }
-    text.push_str(&format!("{} rules in {}\n", rules.len(), folder.display()));
+    let mut text = format!(
+        "id:         {}\nname:       {}\nseverity:   {}\ntactics:    {}\ntechniques: {}\npath:       {}\n",
+        rule.id,
+        rule.name,
+        rule.severity.as_str(),
+        rule.tactics.join(", "),
+        rule.relevant_techniques.join(", "),
+        rule.source.display()
+    );
+    if let Some(sigma) = sigma {
+        text.push_str(&format!(
+            "sigma:      level {}, status {}, log source {}\n",
+            sigma["level"].as_str().unwrap_or_default(),
+            sigma["status"].as_str().unwrap_or("-"),
+            sigma["logsource"].as_str().unwrap_or_default()
+        ));
+        for field in detect::sigma::unmapped_fields(rule) {
+            text.push_str(&format!("unmapped:   {field}\n"));
+        }
+    }
+    text.push_str(&format!("query:\n{}\n", rule.query));
     write_stdout(&text)?;
     Ok(ExitCode::SUCCESS)
 }
@@ -222,12 +325,12 @@ async fn open_detector(
 
 async fn run_rules(
     data_dir: &Path,
-    folder: &Path,
+    source: &RuleSource,
     at_ticks: i64,
     ids: &[String],
     json_output: bool,
 ) -> anyhow::Result<ExitCode> {
-    let rules = load_selected_rules(folder, ids)?;
+    let rules = source.select(data_dir, ids)?;
     let (mut detector, _lock) = open_detector(data_dir, true).await?;
     let mut records = Vec::new();
     for rule in &rules {
@@ -249,13 +352,13 @@ struct Period {
 
 async fn backtest(
     data_dir: &Path,
-    folder: &Path,
+    source: &RuleSource,
     period: Period,
     ids: &[String],
     commit: bool,
     json_output: bool,
 ) -> anyhow::Result<ExitCode> {
-    let rules = load_selected_rules(folder, ids)?;
+    let rules = source.select(data_dir, ids)?;
     let (mut detector, _lock) = open_detector(data_dir, commit).await?;
     let data_days = DataDays::read(&Engine::new(), &Workspace::open_for_reading(data_dir)?).await?;
     let mut records = Vec::new();
@@ -284,7 +387,7 @@ async fn backtest(
 }
 
 /// Numbers of the incidents the pending rows create or change.
-fn incident_numbers(detector: &Detector) -> Vec<i64> {
+pub(crate) fn incident_numbers(detector: &Detector) -> Vec<i64> {
     let mut numbers: Vec<i64> = detector
         .pending()
         .incidents
@@ -296,7 +399,7 @@ fn incident_numbers(detector: &Detector) -> Vec<i64> {
     numbers
 }
 
-fn exit_code(records: &[RunRecord]) -> ExitCode {
+pub(crate) fn exit_code(records: &[RunRecord]) -> ExitCode {
     if records
         .iter()
         .any(|record| record.status == RunStatus::Failed)
@@ -325,7 +428,7 @@ fn alert_json(alert: &Alert) -> Value {
 
 /// Prints the runs and their alerts. `skipped` counts the backtest's
 /// scheduled instants that were not run (see `detect::backtest`).
-fn print_runs(
+pub(crate) fn print_runs(
     records: &[RunRecord],
     alerts: &[Alert],
     incidents: &[i64],

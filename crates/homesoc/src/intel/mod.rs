@@ -2,6 +2,7 @@
 
 mod feeds;
 mod indicators;
+pub(crate) mod refresh;
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -43,6 +44,10 @@ pub enum IntelCommand {
     /// Search stored SecurityEvent rows for IP addresses that match a
     /// current indicator (CIDR aware).
     Hunt(indicators::HuntArgs),
+    /// Pull the enabled feeds whose pull interval has passed, then, when
+    /// indicators were added or updated, retro-hunt them over all stored
+    /// events and store the alerts.
+    Refresh(refresh::RefreshArgs),
 }
 
 pub async fn run(data_dir: &Path, command: IntelCommand) -> anyhow::Result<ExitCode> {
@@ -53,6 +58,7 @@ pub async fn run(data_dir: &Path, command: IntelCommand) -> anyhow::Result<ExitC
         IntelCommand::Stix { command } => indicators::stix(data_dir, command).await,
         IntelCommand::Lookup { value, json } => indicators::lookup(data_dir, &value, json).await,
         IntelCommand::Hunt(args) => indicators::hunt(data_dir, args).await,
+        IntelCommand::Refresh(args) => refresh::run(data_dir, args).await,
     }
 }
 
