@@ -9,6 +9,7 @@ pub mod convert;
 pub mod datetime;
 pub mod dynamic;
 pub mod expand;
+pub mod geo;
 pub mod ipv4;
 pub mod ipv6;
 pub mod parse;
@@ -66,6 +67,7 @@ pub fn json_functions() -> impl Iterator<Item = &'static JsonFunction> {
         .chain(xml::XML_FUNCTIONS)
         .chain(ipv4::IPV4_FUNCTIONS)
         .chain(ipv6::IPV6_FUNCTIONS)
+        .chain(geo::GEO_FUNCTIONS)
         .chain(text::TEXT_FUNCTIONS)
         .chain(url::URL_FUNCTIONS)
         .chain(datetime::DATETIME_FUNCTIONS)

@@ -78,6 +78,8 @@ pub(crate) const SCALAR_FUNCTIONS: &[&str] = &[
     "log10",
     "exp",
     "ceiling",
+    "degrees",
+    "radians",
     "getyear",
     "hourofday",
     "dayofmonth",
@@ -620,7 +622,8 @@ impl Planner<'_> {
                     / lit(TICKS_PER_DAY);
                 Typed::new(days * lit(TICKS_PER_DAY), KqlType::Timespan)
             }
-            "abs" | "sqrt" | "log" | "log10" | "exp" | "ceiling" | "round" | "pow" => {
+            "abs" | "sqrt" | "log" | "log10" | "exp" | "ceiling" | "round" | "pow" | "degrees"
+            | "radians" => {
                 self.arity(call, 1, 2)?;
                 let first = args.remove(0);
                 let ty = first.ty;
@@ -637,6 +640,8 @@ impl Planner<'_> {
                     "log10" => df::log10(value),
                     "exp" => df::exp(value),
                     "ceiling" => df::ceil(value),
+                    "degrees" => df::degrees(value),
+                    "radians" => df::radians(value),
                     "pow" => {
                         let exponent = args
                             .pop()
