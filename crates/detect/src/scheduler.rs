@@ -292,7 +292,12 @@ impl Scheduler {
     /// with the current time until `shutdown` completes. A tick that fails
     /// to commit is logged and retried at the next tick. Its runs were not
     /// recorded and the rules' progress is restored, so they run again.
-    pub async fn run_forever(mut self, shutdown: impl Future<Output = ()>) {
+    /// `after_tick` sees each committed tick, to count its runs.
+    pub async fn run_forever(
+        mut self,
+        shutdown: impl Future<Output = ()>,
+        mut after_tick: impl FnMut(&Tick),
+    ) {
         let mut interval = tokio::time::interval(self.options.tick);
         interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         tokio::pin!(shutdown);
@@ -306,10 +311,13 @@ impl Scheduler {
                 _ = interval.tick() => {
                     let now = engine::time::ticks_from_datetime(chrono::Utc::now());
                     let progress_before = self.progress.clone();
-                    if let Err(err) = self.run_due_once(now).await {
-                        error!(error = %err, "rule scheduler tick failed");
-                        self.progress = progress_before;
-                        self.detector.discard_pending();
+                    match self.run_due_once(now).await {
+                        Ok(tick) => after_tick(&tick),
+                        Err(err) => {
+                            error!(error = %err, "rule scheduler tick failed");
+                            self.progress = progress_before;
+                            self.detector.discard_pending();
+                        }
                     }
                 }
             }

@@ -131,9 +131,16 @@ async fn run_forever_stops_on_shutdown() {
     let workspace = Workspace::open(folder.path()).unwrap();
     let scheduler = open_scheduler(&workspace, None).await;
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(scheduler.run_forever(async {
-        let _ = stopped.await;
-    }));
+    let ticks = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = ticks.clone();
+    let task = tokio::spawn(scheduler.run_forever(
+        async {
+            let _ = stopped.await;
+        },
+        move |_tick| {
+            counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        },
+    ));
     // The first tick runs at once; give it time to commit its run record.
     tokio::time::sleep(Duration::from_millis(1500)).await;
     stop.send(()).unwrap();
@@ -141,6 +148,7 @@ async fn run_forever_stops_on_shutdown() {
         .await
         .expect("the scheduler stops within 10 s of shutdown")
         .unwrap();
+    assert!(ticks.load(std::sync::atomic::Ordering::SeqCst) >= 1);
 
     let engine = Engine::new();
     let catalog = store::catalog::load(&workspace, &engine, None)

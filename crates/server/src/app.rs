@@ -28,6 +28,8 @@ pub struct AppState {
     pub engine: Engine,
     pub auth: Authenticator,
     pub metrics: Arc<Metrics>,
+    /// Counters of the syslog listeners, when any runs.
+    pub syslog_metrics: Option<Arc<ingest::syslog::SyslogMetrics>>,
 }
 
 /// The shared state as handlers receive it.
@@ -71,9 +73,14 @@ async fn metrics(
     if let Err(refusal) = require(&state, &headers, address.ip(), Scope::Query) {
         return refusal;
     }
+    let syslog = state
+        .syslog_metrics
+        .as_ref()
+        .map(|metrics| metrics.snapshot())
+        .unwrap_or_default();
     let text = state
         .metrics
-        .render(state.live.stats(), state.live.memtable().rows());
+        .render(state.live.stats(), state.live.memtable().rows(), &syslog);
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
 }
 

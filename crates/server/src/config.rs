@@ -27,6 +27,25 @@ pub struct Config {
     /// Data collection rules of the Logs Ingestion API.
     #[serde(default, rename = "data_collection_rule")]
     pub data_collection_rules: Vec<DataCollectionRule>,
+    #[serde(default)]
+    pub syslog: SyslogConfig,
+}
+
+/// Syslog listeners; each one is off unless its address is set.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SyslogConfig {
+    /// Address of the UDP listener (RFC 5426), such as `127.0.0.1:5514`.
+    pub udp: Option<String>,
+    /// Address of the TCP listener (RFC 6587 framing).
+    pub tcp: Option<String>,
+    /// Address of the TLS listener (RFC 5425), which serves the HTTPS
+    /// certificate.
+    pub tls: Option<String>,
+    /// Maximum bytes of one message; longer messages are dropped and counted.
+    pub max_message_bytes: Option<usize>,
+    /// Maximum open TCP and TLS connections per listener.
+    pub max_connections: Option<usize>,
 }
 
 /// TLS settings.
@@ -151,6 +170,18 @@ enabled = true
 max_body_bytes = 67108864
 max_records = 100000
 max_fields = 1000
+
+[syslog]
+# Syslog listeners (RFC 5424, RFC 3164 and CEF) into the Syslog and
+# CommonSecurityLog tables. Each is off until its address is set; the
+# flags --syslog-udp, --syslog-tcp and --syslog-tls override these. Ports
+# below 1024, such as 514, need root or CAP_NET_BIND_SERVICE. The TLS
+# listener serves the same certificate as HTTPS.
+# udp = "127.0.0.1:5514"
+# tcp = "127.0.0.1:5514"
+# tls = "127.0.0.1:6514"
+# max_message_bytes = 65536
+# max_connections = 1024
 
 # Data collection rules of the Logs Ingestion API:
 # POST /dataCollectionRules/{id}/streams/{stream}?api-version=2023-01-01

@@ -7,6 +7,7 @@
 //!   with data collection rules from [`config`] and transforms in
 //!   [`dcr`]; [`bulk`] serves the Elasticsearch `_bulk` shape.
 //! - [`query`] runs KQL for scripts and Kusto clients.
+//! - [`syslog`] runs the syslog listeners into the same live store.
 //! - [`auth`] checks API keys, passwords and sessions; [`metrics`] counts.
 
 // Handlers return an early `Response` as their error, as axum's own
@@ -22,6 +23,7 @@ pub mod error;
 pub mod logs_ingestion;
 pub mod metrics;
 pub mod query;
+pub mod syslog;
 pub mod tls;
 pub mod up;
 

@@ -9,6 +9,7 @@ use std::fmt::Write as _;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use ingest::syslog::SourceSnapshot;
 use store::live::LiveStats;
 use store::live::stats::SYNC_BUCKETS;
 
@@ -91,14 +92,30 @@ impl Metrics {
             .sum()
     }
 
-    /// Renders every metric in the Prometheus text format.
-    pub fn render(&self, live: &LiveStats, memtable_rows: usize) -> String {
+    /// Renders every metric in the Prometheus text format, with the syslog
+    /// listeners' counters under the same event metrics.
+    pub fn render(
+        &self,
+        live: &LiveStats,
+        memtable_rows: usize,
+        syslog: &[SourceSnapshot],
+    ) -> String {
         let mut out = String::new();
-        let events = self
+        let mut events = self
             .events
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .clone();
+        for source in syslog {
+            let name = source.source.to_string();
+            events.insert((name.clone(), "received", String::new()), source.received);
+            events.insert((name.clone(), "accepted", String::new()), source.accepted);
+            for (reason, count) in &source.dropped {
+                if *count > 0 {
+                    events.insert((name.clone(), "dropped", reason.to_string()), *count);
+                }
+            }
+        }
         for (outcome, help) in [
             ("received", "Events that arrived, by source."),
             ("accepted", "Events stored durably, by source."),
@@ -230,6 +247,36 @@ impl Metrics {
                 "{name}{{outcome=\"error\"}} {}",
                 counter.error.load(Ordering::Relaxed)
             );
+        }
+        for (name, help, value) in [
+            (
+                "homesoc_syslog_connections_opened_total",
+                "Syslog TCP and TLS connections accepted, by source.",
+                (|s: &SourceSnapshot| s.connections_opened) as fn(&SourceSnapshot) -> u64,
+            ),
+            (
+                "homesoc_syslog_connections_rejected_total",
+                "Syslog connections closed at once at the connection limit, by source.",
+                |s: &SourceSnapshot| s.connections_rejected,
+            ),
+            (
+                "homesoc_syslog_tls_handshakes_failed_total",
+                "Syslog TLS handshakes that failed or timed out.",
+                |s: &SourceSnapshot| s.tls_handshakes_failed,
+            ),
+        ] {
+            if syslog.is_empty() {
+                break;
+            }
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
+            for source in syslog {
+                let _ = writeln!(
+                    out,
+                    "{name}{{source=\"{}\"}} {}",
+                    source.source,
+                    value(source)
+                );
+            }
         }
         out
     }

@@ -19,6 +19,7 @@ use crate::auth::{AuthFile, Authenticator, Role, UserRecord, hash_secret, random
 use crate::config::Config;
 use crate::error::{ServerError, io_error};
 use crate::metrics::Metrics;
+use crate::syslog::SyslogAddresses;
 
 /// How long open requests may finish after a shutdown signal.
 const GRACE_PERIOD: Duration = Duration::from_secs(10);
@@ -36,6 +37,9 @@ pub struct UpOptions {
     pub no_tls: bool,
     /// Allow a listen address other than loopback.
     pub allow_remote: bool,
+    /// Syslog listener addresses; each one set here overrides the
+    /// configuration file's.
+    pub syslog: SyslogAddresses,
     /// Jobs to run beside the server, such as the rule scheduler.
     pub jobs: Vec<Box<dyn BackgroundJob>>,
 }
@@ -121,6 +125,18 @@ pub async fn run(options: UpOptions) -> Result<(), ServerError> {
     } else {
         None
     };
+    let syslog_addresses = SyslogAddresses {
+        udp: options.syslog.udp.clone().or(config.syslog.udp.clone()),
+        tcp: options.syslog.tcp.clone().or(config.syslog.tcp.clone()),
+        tls: options.syslog.tls.clone().or(config.syslog.tls.clone()),
+    };
+    // The syslog TLS listener serves the HTTPS certificate, even when
+    // HTTPS itself is off.
+    let syslog_tls = match (&syslog_addresses.tls, &tls) {
+        (None, _) => None,
+        (Some(_), Some(paths)) => Some(paths.clone()),
+        (Some(_), None) => Some(tls_paths(&options, &config, &data_dir)?),
+    };
 
     let engine = Engine::new();
     let live_options = LiveOptions {
@@ -136,6 +152,23 @@ pub async fn run(options: UpOptions) -> Result<(), ServerError> {
     }
     let live = Arc::new(live);
     let metrics = Arc::new(Metrics::default());
+    let syslog = if syslog_addresses.is_empty() {
+        None
+    } else {
+        let listeners = crate::syslog::start(
+            &syslog_addresses,
+            &config.syslog,
+            options.allow_remote,
+            syslog_tls,
+            live.clone(),
+        )
+        .await?;
+        for (transport, address) in &listeners.bound {
+            info!(transport, %address, "syslog listening");
+            println!("homesoc syslog listening on {transport}://{address}");
+        }
+        Some(listeners)
+    };
     let state = Arc::new(AppState {
         config,
         data_dir: data_dir.clone(),
@@ -144,6 +177,7 @@ pub async fn run(options: UpOptions) -> Result<(), ServerError> {
         engine: engine.clone(),
         auth: Authenticator::new(&data_dir)?,
         metrics: metrics.clone(),
+        syslog_metrics: syslog.as_ref().map(|listeners| listeners.metrics()),
     });
 
     let listener = std::net::TcpListener::bind(address)
@@ -179,7 +213,7 @@ pub async fn run(options: UpOptions) -> Result<(), ServerError> {
     }
 
     let handle = axum_server::Handle::new();
-    tokio::spawn(signal_shutdown(handle.clone()));
+    tokio::spawn(signal_shutdown(StopSignals::install()?, handle.clone()));
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
     let scheme = if tls.is_some() { "https" } else { "http" };
     info!(address = %local, scheme, "listening");
@@ -212,6 +246,11 @@ pub async fn run(options: UpOptions) -> Result<(), ServerError> {
         warn!(error = %err, "the server stopped with an error");
     }
 
+    // Rows the listeners already parsed reach the write-ahead log before
+    // the last flush.
+    if let Some(listeners) = syslog {
+        listeners.stop().await;
+    }
     let _ = stop.send(true);
     for task in background {
         let _ = task.await;
@@ -266,29 +305,48 @@ fn tls_paths(
     }
 }
 
+/// The signals that stop the server. They are installed before the server
+/// reports that it listens, so a signal sent right after that message
+/// starts a clean shutdown instead of killing the process.
+struct StopSignals {
+    #[cfg(unix)]
+    interrupt: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    terminate: tokio::signal::unix::Signal,
+}
+
+impl StopSignals {
+    fn install() -> Result<StopSignals, ServerError> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            let failed = |err: std::io::Error| {
+                ServerError::Usage(format!("cannot install the SIGINT and SIGTERM handlers: {err}"))
+            };
+            Ok(StopSignals {
+                interrupt: signal(SignalKind::interrupt()).map_err(failed)?,
+                terminate: signal(SignalKind::terminate()).map_err(failed)?,
+            })
+        }
+        #[cfg(not(unix))]
+        Ok(StopSignals {})
+    }
+
+    async fn wait(mut self) {
+        #[cfg(unix)]
+        tokio::select! {
+            _ = self.interrupt.recv() => {}
+            _ = self.terminate.recv() => {}
+        }
+        #[cfg(not(unix))]
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
 /// Starts a graceful shutdown at SIGINT or SIGTERM: stop accepting, let
 /// open requests finish.
-async fn signal_shutdown(handle: axum_server::Handle) {
-    let interrupt = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        let mut terminate =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(terminate) => terminate,
-                Err(err) => {
-                    warn!(error = %err, "cannot listen for SIGTERM");
-                    let _ = interrupt.await;
-                    handle.graceful_shutdown(Some(GRACE_PERIOD));
-                    return;
-                }
-            };
-        tokio::select! {
-            _ = interrupt => {}
-            _ = terminate.recv() => {}
-        }
-    }
-    #[cfg(not(unix))]
-    let _ = interrupt.await;
+async fn signal_shutdown(signals: StopSignals, handle: axum_server::Handle) {
+    signals.wait().await;
     info!("shutting down: no new connections; flushing");
     handle.graceful_shutdown(Some(GRACE_PERIOD));
 }

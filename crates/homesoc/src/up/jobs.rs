@@ -4,7 +4,7 @@
 use std::future::Future;
 use std::pin::Pin;
 
-use detect::{Scheduler, SchedulerOptions};
+use detect::{RunStatus, Scheduler, SchedulerOptions};
 use intel::fetch::{FetchOptions, Fetcher};
 use intel::{PullResult, RefreshOptions, Refresher};
 use server::up::{BackgroundJob, JobContext, Shutdown};
@@ -50,8 +50,15 @@ impl BackgroundJob for RuleScheduler {
                     return;
                 }
             };
+            let metrics = context.metrics.clone();
             scheduler
-                .run_forever(async move { shutdown.wait().await })
+                .run_forever(async move { shutdown.wait().await }, move |tick| {
+                    for run in &tick.runs {
+                        metrics
+                            .rule_runs
+                            .record(run.status != RunStatus::Failed);
+                    }
+                })
                 .await;
         })
     }

@@ -35,6 +35,21 @@ pub struct UpArgs {
     /// Allow a listen address that other machines can reach.
     #[arg(long)]
     allow_remote: bool,
+
+    /// Receive syslog over UDP on this address, such as 127.0.0.1:5514.
+    /// Overrides `udp` under [syslog] in the configuration file.
+    #[arg(long, value_name = "ADDRESS")]
+    syslog_udp: Option<String>,
+
+    /// Receive syslog over TCP (octet-counted or newline-framed) on this
+    /// address. Overrides `tcp` under [syslog].
+    #[arg(long, value_name = "ADDRESS")]
+    syslog_tcp: Option<String>,
+
+    /// Receive syslog over TLS (RFC 5425) on this address, with the HTTPS
+    /// certificate. Overrides `tls` under [syslog].
+    #[arg(long, value_name = "ADDRESS")]
+    syslog_tls: Option<String>,
 }
 
 pub async fn run(data_dir: &Path, args: UpArgs) -> anyhow::Result<ExitCode> {
@@ -46,6 +61,11 @@ pub async fn run(data_dir: &Path, args: UpArgs) -> anyhow::Result<ExitCode> {
         tls_key: args.tls_key,
         no_tls: args.no_tls,
         allow_remote: args.allow_remote,
+        syslog: server::syslog::SyslogAddresses {
+            udp: args.syslog_udp,
+            tcp: args.syslog_tcp,
+            tls: args.syslog_tls,
+        },
         jobs: vec![
             Box::new(jobs::RuleScheduler),
             Box::new(jobs::IntelRefresher),
