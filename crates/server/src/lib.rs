@@ -8,6 +8,7 @@
 //!   [`dcr`]; [`bulk`] serves the Elasticsearch `_bulk` shape.
 //! - [`query`] runs KQL for scripts and Kusto clients.
 //! - [`auth`] checks API keys, passwords and sessions; [`metrics`] counts.
+//! - [`ui`] is the web UI under `/ui`.
 
 // Handlers return an early `Response` as their error, as axum's own
 // extractors do; boxing it would only add an allocation per request.
@@ -23,6 +24,7 @@ pub mod logs_ingestion;
 pub mod metrics;
 pub mod query;
 pub mod tls;
+pub mod ui;
 pub mod up;
 
 pub use error::ServerError;
