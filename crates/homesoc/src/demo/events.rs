@@ -5,12 +5,12 @@
 //! trickle of failed logons from internet scanners (a few per hour per
 //! address, below the brute-force rule's threshold of 20 an hour).
 //!
-//! The attack, in the last hour so that the built-in rules (most read the
-//! last hour) see it at their first run: bursts of failed logons (4625)
-//! from three public addresses, one successful RDP logon (4624, logon
-//! type 10) from the third, then encoded PowerShell and a `certutil`
-//! download (4688) and a new service (7045 in `Event`, 4697 in
-//! `SecurityEvent`).
+//! The attack lies in the last hour, because most built-in rules read the
+//! last hour and must see it at their first run. It starts with bursts of
+//! failed logons (4625) from three addresses and one successful RDP logon
+//! (4624, logon type 10) from the third. Encoded PowerShell and a
+//! `certutil` download follow (4688), then a new service (7045 in `Event`,
+//! 4697 in `SecurityEvent`).
 //!
 //! Every choice comes from a `StdRng` seeded with the demo seed, and every
 //! time is an offset from the anchor (the start minute), so a seed gives
@@ -38,14 +38,16 @@ const TICKS_PER_HOUR: i64 = 60 * TICKS_PER_MINUTE;
 
 const LOCAL_SID: &str = "S-1-5-21-1004336348-1177238915-682003330";
 
-/// Internet scanners that try a few passwords an hour.
+/// Internet scanners that try a few passwords an hour. Like the
+/// attackers, they are documentation addresses (RFC 5737), which belong to
+/// no real host.
 const SCANNERS: [&str; 6] = [
-    "185.220.101.4",
-    "45.155.205.99",
-    "103.145.13.22",
-    "91.240.118.5",
-    "194.26.29.113",
-    "61.177.172.60",
+    "203.0.113.8",
+    "203.0.113.150",
+    "198.51.100.14",
+    "198.51.100.230",
+    "192.0.2.33",
+    "192.0.2.87",
 ];
 
 const GUESSED_NAMES: [&str; 10] = [

@@ -27,7 +27,7 @@ pub const PASSWORD_FILE: &str = "demo-admin-password.txt";
 /// The demo feed's name, its indicators' `SourceSystem`.
 pub const FEED_NAME: &str = "Demo honeypot attackers";
 
-/// What `prepare` did, for the start message.
+/// The outcome of [`prepare`], for the start message.
 pub struct DemoSetup {
     /// Rows written now; 0 when the folder held a demo day already.
     pub rows: usize,

@@ -370,7 +370,8 @@ async fn timeline(state: &AppState, incident: &Incident, entities: &[Entity]) ->
         engine::time::format_datetime_iso(incident.last_activity_ticks + TIMELINE_MARGIN_TICKS);
 
     // A host has many background events, so a host match selects only
-    // security-relevant events. IPs and accounts select every event.
+    // security-relevant events, without service logons and SYSTEM's
+    // process creations. IPs and accounts select every event.
     let mut conditions = Vec::new();
     if !ips.is_empty() {
         conditions.push(format!("IpAddress in ({})", ips.join(", ")));
@@ -383,7 +384,7 @@ async fn timeline(state: &AppState, incident: &Incident, entities: &[Entity]) ->
     }
     if !hosts.is_empty() {
         conditions.push(format!(
-            "(Computer in~ ({}) and EventID in (4624, 4688, 4697, 4720, 4732, 1102) and (EventID != 4624 or LogonType != 5))",
+            "(Computer in~ ({}) and EventID in (4624, 4688, 4697, 4720, 4732, 1102) and (EventID != 4624 or LogonType != 5) and (EventID != 4688 or SubjectUserName !~ \"SYSTEM\"))",
             hosts.join(", ")
         ));
     }

@@ -115,7 +115,9 @@ fn sort(incidents: &mut [Incident], key: &str) {
                 .then(b.created_ticks.cmp(&a.created_ticks))
         }),
         "oldest" => incidents.sort_by_key(|incident| (incident.created_ticks, incident.number)),
-        "activity" => incidents.sort_by(|a, b| b.last_activity_ticks.cmp(&a.last_activity_ticks)),
+        "activity" => {
+            incidents.sort_by_key(|incident| std::cmp::Reverse(incident.last_activity_ticks))
+        }
         _ => incidents.sort_by(|a, b| {
             b.created_ticks
                 .cmp(&a.created_ticks)
