@@ -145,7 +145,7 @@ try {
   assert.equal((await csv.text()).trim().split("\n").length, 4, "CSV header and 3 rows");
   log("query grid, chart and CSV download");
 
-  // A syntax error is underlined where the server says.
+  // A syntax error is underlined at the span the server reports.
   await page.fill("#kql", "SecurityEvent | whre EventID == 4625");
   await Promise.all([page.waitForURL(/whre/), page.click("#run-query")]);
   await page.waitForSelector("#query-error");
