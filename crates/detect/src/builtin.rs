@@ -78,6 +78,20 @@ pub fn merge_rule_sets(set: &mut RuleSet, extra: RuleSet) {
     }
 }
 
+/// Loads the rules `homesoc up` schedules from `data_dir`: the rule files
+/// under its `rules` folder (when it exists) and the built-in rules. Files
+/// that fail to load are in [`RuleSet::errors`].
+pub fn data_dir_rules(data_dir: &std::path::Path) -> RuleSet {
+    let folder = data_dir.join("rules");
+    let mut set = if folder.exists() {
+        crate::load_rules(&[folder])
+    } else {
+        RuleSet::default()
+    };
+    merge_rule_sets(&mut set, builtin_rules());
+    set
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -182,6 +182,14 @@ impl Detector {
         Ok(())
     }
 
+    /// Reads the incidents again from `SecurityIncident`, dropping the
+    /// in-memory book, so that changes written by other writers are seen.
+    pub async fn reload_incidents(&mut self) -> Result<(), DetectError> {
+        let incidents = read_incidents(&self.engine, &self.workspace).await?;
+        self.incidents = IncidentBook::from_incidents(incidents);
+        Ok(())
+    }
+
     /// Drops the table snapshot, so that the next run reads the tables as
     /// they are then, with rows committed since the last run.
     pub fn refresh_tables(&mut self) {

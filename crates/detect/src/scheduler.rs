@@ -30,6 +30,7 @@
 
 use std::collections::BTreeMap;
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 use engine::{Engine, QueryOptions};
@@ -55,6 +56,10 @@ pub struct SchedulerOptions {
     /// its first run reads rows ingested since then). `None` starts every
     /// such rule at the first tick, reading one query period back.
     pub start_ticks: Option<i64>,
+    /// A lock that every writer of incidents in this process takes, such
+    /// as the web UI. [`Scheduler::run_forever`] holds it for each tick, so
+    /// a tick never interleaves with another writer's incident rows.
+    pub incident_lock: Option<Arc<tokio::sync::Mutex<()>>>,
 }
 
 impl Default for SchedulerOptions {
@@ -63,6 +68,7 @@ impl Default for SchedulerOptions {
             tick: Duration::from_secs(60),
             max_catch_up_runs: 288,
             start_ticks: None,
+            incident_lock: None,
         }
     }
 }
@@ -166,6 +172,10 @@ impl Scheduler {
     /// status Failed, not an error.
     pub async fn run_due_once(&mut self, now_ticks: i64) -> Result<Tick, DetectError> {
         self.detector.refresh_tables();
+        // Another writer (the web UI, `homesoc incidents`) may have changed
+        // incidents since the last tick; grouping must start from their
+        // current rows or it would write back stale ones.
+        self.detector.reload_incidents().await?;
         let mut records = Vec::new();
 
         for (rule, reported) in &mut self.unplannable {
@@ -179,8 +189,23 @@ impl Scheduler {
             }
         }
 
+        // A rule disabled while the scheduler runs (from the web UI or
+        // `homesoc rules disable`) stops at the next tick.
+        let states = match crate::RuleStates::load(self.detector.workspace().root()) {
+            Ok(states) => Some(states),
+            Err(err) => {
+                warn!(error = %err, "cannot read the rule states; running every scheduled rule");
+                None
+            }
+        };
         for index in 0..self.rules.len() {
             let rule = self.rules[index].clone();
+            if states
+                .as_ref()
+                .is_some_and(|states| !states.is_enabled(&rule.id))
+            {
+                continue;
+            }
             let progress = self.progress.get(&rule.id).copied().unwrap_or_default();
             let (runs, progress) = match rule.kind {
                 RuleKind::Scheduled => self.run_scheduled(&rule, progress, now_ticks).await,
@@ -309,6 +334,11 @@ impl Scheduler {
             tokio::select! {
                 () = &mut shutdown => break,
                 _ = interval.tick() => {
+                    let lock = self.options.incident_lock.clone();
+                    let _guard = match &lock {
+                        Some(lock) => Some(lock.lock().await),
+                        None => None,
+                    };
                     let now = engine::time::ticks_from_datetime(chrono::Utc::now());
                     let progress_before = self.progress.clone();
                     match self.run_due_once(now).await {

@@ -123,7 +123,7 @@ fn main() -> ExitCode {
                 incidents::run(&cli.data_dir, &cli.user, command).await
             }
             Command::Intel { command } => intel::run(&cli.data_dir, command).await,
-            Command::Up(args) => up::run(&cli.data_dir, args).await,
+            Command::Up(args) => up::run(&cli.data_dir, data_dir_given(), args).await,
             Command::Keys { command } => keys::run(&cli.data_dir, command).await,
         }
     });

@@ -30,6 +30,12 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Counters of the syslog listeners, when any runs.
     pub syslog_metrics: Option<Arc<ingest::syslog::SyslogMetrics>>,
+    /// Taken by every writer of incidents and indicators in this process
+    /// (the web UI, the rule scheduler, the intel refresher), so their
+    /// Delta appends of new incident revisions never interleave.
+    pub incident_writes: Arc<tokio::sync::Mutex<()>>,
+    /// The web UI's per-process secrets.
+    pub ui: crate::ui::UiState,
 }
 
 /// The shared state as handlers receive it.
@@ -57,6 +63,7 @@ pub fn router(state: Shared) -> Router {
             "/{index}/_bulk",
             post(crate::bulk::bulk_index).put(crate::bulk::bulk_index),
         )
+        .merge(crate::ui::routes())
         .layer(DefaultBodyLimit::max(body_limit))
         .with_state(state)
 }

@@ -438,6 +438,25 @@ impl Authenticator {
     }
 }
 
+impl Authenticator {
+    /// Returns the principal of a live login session token, or `None` for
+    /// an unknown or expired token. Unlike [`Authenticator::authenticate`]
+    /// it checks no key or password, so a stale browser cookie counts as
+    /// no failure.
+    pub fn session(&self, token: &str) -> Option<Principal> {
+        let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+        let state = self.lock();
+        let (principal, expires) = state.sessions.get(&digest)?;
+        (*expires > Instant::now()).then(|| principal.clone())
+    }
+
+    /// Ends a login session; later requests with its token are refused.
+    pub fn logout(&self, token: &str) {
+        let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+        self.lock().sessions.remove(&digest);
+    }
+}
+
 fn user_principal(record: &UserRecord) -> Principal {
     let scopes = match record.role {
         Role::Admin => vec![Scope::Admin],

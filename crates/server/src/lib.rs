@@ -9,6 +9,7 @@
 //! - [`query`] runs KQL for scripts and Kusto clients.
 //! - [`syslog`] runs the syslog listeners into the same live store.
 //! - [`auth`] checks API keys, passwords and sessions; [`metrics`] counts.
+//! - [`ui`] is the web UI under `/ui`.
 
 // Handlers return an early `Response` as their error, as axum's own
 // extractors do; boxing it would only add an allocation per request.
@@ -25,6 +26,7 @@ pub mod metrics;
 pub mod query;
 pub mod syslog;
 pub mod tls;
+pub mod ui;
 pub mod up;
 
 pub use error::ServerError;

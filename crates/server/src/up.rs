@@ -52,6 +52,8 @@ pub struct JobContext {
     pub workspace: Workspace,
     pub engine: Engine,
     pub metrics: Arc<Metrics>,
+    /// The lock every incident writer takes; see [`AppState::incident_writes`].
+    pub incident_writes: Arc<tokio::sync::Mutex<()>>,
 }
 
 /// Resolves once `homesoc up` is shutting down.
@@ -169,6 +171,7 @@ pub async fn run(options: UpOptions) -> Result<(), ServerError> {
         }
         Some(listeners)
     };
+    let incident_writes = Arc::new(tokio::sync::Mutex::new(()));
     let state = Arc::new(AppState {
         config,
         data_dir: data_dir.clone(),
@@ -178,6 +181,8 @@ pub async fn run(options: UpOptions) -> Result<(), ServerError> {
         auth: Authenticator::new(&data_dir)?,
         metrics: metrics.clone(),
         syslog_metrics: syslog.as_ref().map(|listeners| listeners.metrics()),
+        incident_writes: incident_writes.clone(),
+        ui: crate::ui::UiState::new(),
     });
 
     let listener = std::net::TcpListener::bind(address)
@@ -204,6 +209,7 @@ pub async fn run(options: UpOptions) -> Result<(), ServerError> {
         workspace: workspace.clone(),
         engine,
         metrics,
+        incident_writes,
     };
     for job in options.jobs {
         info!(job = job.name(), "starting background job");
@@ -218,6 +224,7 @@ pub async fn run(options: UpOptions) -> Result<(), ServerError> {
     let scheme = if tls.is_some() { "https" } else { "http" };
     info!(address = %local, scheme, "listening");
     println!("homesoc listening on {scheme}://{local}");
+    println!("web UI: {scheme}://{local}/ui");
 
     let served = match tls {
         Some((cert, key)) => {

@@ -40,7 +40,10 @@ impl BackgroundJob for RuleScheduler {
                 context.engine.clone(),
                 context.workspace.clone(),
                 rules,
-                SchedulerOptions::default(),
+                SchedulerOptions {
+                    incident_lock: Some(context.incident_writes.clone()),
+                    ..SchedulerOptions::default()
+                },
             )
             .await
             {
@@ -113,6 +116,7 @@ impl BackgroundJob for IntelRefresher {
 /// Hunts the indicators that `reports` added or updated over all stored
 /// events, so that indicators pulled now raise alerts on earlier events.
 async fn retro_hunt(context: &JobContext, reports: &[intel::PullReport]) {
+    let _incident_writes = context.incident_writes.lock().await;
     match hunt_after_pulls(&context.data_dir, context.workspace.clone(), reports).await {
         Ok(Some(hunt)) => info!(
             runs = hunt.runs.len(),

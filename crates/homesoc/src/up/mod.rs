@@ -50,11 +50,50 @@ pub struct UpArgs {
     /// certificate. Overrides `tls` under [syslog].
     #[arg(long, value_name = "ADDRESS")]
     syslog_tls: Option<String>,
+
+    /// Start with demo data: a day of a Windows honeypot attacked over
+    /// RDP, a demo threat-intel feed and an admin user, in ./homesoc-demo
+    /// unless --data-dir is given. An existing demo folder is reused.
+    #[arg(long)]
+    demo: bool,
+
+    /// The seed of the demo data; the same seed gives the same events,
+    /// with times relative to the start.
+    #[arg(long, default_value_t = 7, requires = "demo")]
+    seed: u64,
 }
 
-pub async fn run(data_dir: &Path, args: UpArgs) -> anyhow::Result<ExitCode> {
+/// Runs `homesoc up`. `data_dir_given` tells whether the user named the
+/// data folder; `--demo` uses its own folder otherwise.
+pub async fn run(data_dir: &Path, data_dir_given: bool, args: UpArgs) -> anyhow::Result<ExitCode> {
+    let data_dir = if args.demo && !data_dir_given {
+        PathBuf::from(crate::demo::DEFAULT_DEMO_DIR)
+    } else {
+        data_dir.to_path_buf()
+    };
+    if args.demo {
+        let setup = crate::demo::prepare(&data_dir, args.seed).await?;
+        match &setup.existing_since {
+            Some(since) => println!(
+                "demo: reusing the demo data generated at {since} in {}; delete that folder for a fresh day",
+                data_dir.display()
+            ),
+            None => println!(
+                "demo: generated {} events of a honeypot day (seed {}) in {}",
+                setup.rows,
+                args.seed,
+                data_dir.display()
+            ),
+        }
+        println!(
+            "demo: sign in as admin with password {} (kept in {})",
+            setup.password,
+            setup.password_file.display()
+        );
+        println!("demo: the rule scheduler opens incidents within a minute of start");
+    }
     server::up::run(server::up::UpOptions {
-        data_dir: data_dir.to_path_buf(),
+        data_dir,
         config: args.config,
         listen: args.listen,
         tls_cert: args.tls_cert,

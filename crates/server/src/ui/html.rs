@@ -1,0 +1,149 @@
+//! HTML escaping and the page layout every UI page shares.
+
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+use crate::ui::session::Session;
+
+/// Escapes text for HTML element content and quoted attribute values.
+pub fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 8);
+    for character in text.chars() {
+        match character {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+/// The pages of the navigation bar.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Nav {
+    Overview,
+    Incidents,
+    Logs,
+    Rules,
+    Intel,
+}
+
+const NAV_ITEMS: [(Nav, &str, &str); 5] = [
+    (Nav::Overview, "/ui", "Overview"),
+    (Nav::Incidents, "/ui/incidents", "Incidents"),
+    (Nav::Logs, "/ui/logs", "Logs"),
+    (Nav::Rules, "/ui/rules", "Rules"),
+    (Nav::Intel, "/ui/intel", "Threat intel"),
+];
+
+/// Renders the hidden form field that carries the session's CSRF token.
+pub fn csrf_field(session: &Session) -> String {
+    format!(
+        r#"<input type="hidden" name="csrf" value="{}">"#,
+        escape(&session.csrf)
+    )
+}
+
+/// Lays out a signed-in page: header with navigation and sign-out, then
+/// `body` in the main landmark.
+pub fn page(session: &Session, active: Nav, title: &str, body: &str) -> Response {
+    let mut nav = String::new();
+    for (item, href, label) in NAV_ITEMS {
+        let current = if item == active {
+            r#" aria-current="page""#
+        } else {
+            ""
+        };
+        nav.push_str(&format!(r#"<a href="{href}"{current}>{label}</a>"#));
+    }
+    let header_html = format!(
+        r#"<header class="top"><a class="brand" href="/ui">homesoc</a><nav aria-label="Main">{nav}</nav>
+<form class="signout" method="post" action="/ui/logout">{csrf}<span class="who">{user} ({role})</span> <button type="submit">Sign out</button></form></header>"#,
+        csrf = csrf_field(session),
+        user = escape(&session.principal.name),
+        role = format!("{:?}", session.principal.role).to_lowercase(),
+    );
+    document(
+        title,
+        &format!("{header_html}<main id=\"main\">{body}</main>"),
+    )
+}
+
+/// Renders a whole HTML document with the UI's stylesheet and script.
+pub fn document(title: &str, body: &str) -> Response {
+    let text = format!(
+        r##"<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{title} - homesoc</title><link rel="stylesheet" href="/ui/assets/app.css"><script src="/ui/assets/app.js" defer></script></head>
+<body><a class="skip" href="#main">Skip to content</a>{body}</body></html>"##,
+        title = escape(title),
+    );
+    html_response(StatusCode::OK, text)
+}
+
+/// Sends HTML with the security headers every page carries: no inline
+/// scripts or styles, no framing, no content sniffing, no caching.
+pub fn html_response(status: StatusCode, text: String) -> Response {
+    (
+        status,
+        [
+            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+            (
+                header::CONTENT_SECURITY_POLICY,
+                "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
+            ),
+            (header::X_FRAME_OPTIONS, "DENY"),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+            (header::REFERRER_POLICY, "same-origin"),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        text,
+    )
+        .into_response()
+}
+
+/// Formats 100 ns ticks since the Unix epoch as `YYYY-MM-DD HH:MM:SS` UTC.
+pub fn time(ticks: i64) -> String {
+    chrono::DateTime::from_timestamp(ticks.div_euclid(10_000_000), 0)
+        .map(|time| time.format("%Y-%m-%d %H:%M:%S").to_string())
+        .unwrap_or_default()
+}
+
+/// Renders a status message box, for the outcome of an action.
+pub fn notice(kind: &str, message: &str) -> String {
+    format!(
+        r#"<p class="notice {kind}" role="status">{}</p>"#,
+        escape(message)
+    )
+}
+
+/// Renders `<option>`s, selecting `selected`.
+pub fn options(values: &[(&str, &str)], selected: &str) -> String {
+    values
+        .iter()
+        .map(|(value, label)| {
+            let mark = if *value == selected { " selected" } else { "" };
+            format!(
+                r#"<option value="{}"{mark}>{}</option>"#,
+                escape(value),
+                escape(label)
+            )
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escape_covers_markup_characters() {
+        assert_eq!(
+            escape(r#"<a href="x">'&'</a>"#),
+            "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;"
+        );
+    }
+}

@@ -1,0 +1,79 @@
+//! The web UI that `homesoc up` serves under `/ui`: server-rendered HTML
+//! pages with one small hand-written script, and charts drawn as SVG.
+//!
+//! Every asset is compiled into the binary, so the UI works without any
+//! network access. Pages need a login session, kept in an `HttpOnly`,
+//! `Secure`, `SameSite=Strict` cookie; every POST must carry the session's
+//! CSRF token ([`session`]).
+//!
+//! One module per page: [`login`], [`overview`], [`incidents`] with
+//! [`incident`], [`logs`], [`rules`] and [`intel`]. [`html`] escapes and
+//! lays out pages, [`chart`] draws SVG charts and [`table`] renders query
+//! results.
+
+pub mod chart;
+pub mod data;
+pub mod html;
+pub mod incident;
+pub mod incidents;
+pub mod intel;
+pub mod login;
+pub mod logs;
+pub mod overview;
+pub mod rules;
+pub mod session;
+pub mod table;
+
+use axum::Router;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+
+use crate::app::Shared;
+pub use session::UiState;
+
+const STYLESHEET: &str = include_str!("assets/app.css");
+const SCRIPT: &str = include_str!("assets/app.js");
+
+/// Builds the UI's routes, merged into the server's router.
+pub fn routes() -> Router<Shared> {
+    Router::new()
+        .route("/ui", get(overview::page))
+        .route("/ui/", get(overview::page))
+        .route("/ui/login", get(login::form).post(login::submit))
+        .route("/ui/logout", post(login::logout))
+        .route("/ui/incidents", get(incidents::page))
+        .route("/ui/incidents/{number}", get(incident::page))
+        .route("/ui/incidents/{number}/{action}", post(incident::act))
+        .route("/ui/logs", get(logs::page))
+        .route("/ui/logs/download", get(logs::download))
+        .route("/ui/rules", get(rules::page))
+        .route("/ui/rules/{id}", get(rules::rule_page))
+        .route("/ui/rules/{id}/enabled", post(rules::set_enabled))
+        .route("/ui/rules/{id}/backtest", post(rules::backtest))
+        .route("/ui/intel", get(intel::page))
+        .route("/ui/intel/feeds/{name}/pull", post(intel::pull))
+        .route("/ui/assets/app.css", get(stylesheet))
+        .route("/ui/assets/app.js", get(script))
+}
+
+async fn stylesheet() -> Response {
+    asset("text/css; charset=utf-8", STYLESHEET)
+}
+
+async fn script() -> Response {
+    asset("text/javascript; charset=utf-8", SCRIPT)
+}
+
+fn asset(content_type: &'static str, body: &'static str) -> Response {
+    (
+        StatusCode::OK,
+        [
+            (header::CONTENT_TYPE, content_type),
+            (header::CACHE_CONTROL, "no-cache"),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        ],
+        body,
+    )
+        .into_response()
+}

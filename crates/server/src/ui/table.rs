@@ -1,0 +1,71 @@
+//! Tables of rows: query results and lists.
+
+use std::fmt::Write as _;
+
+use serde_json::Value;
+
+use crate::ui::data::cell_text;
+use crate::ui::html::escape;
+
+/// The maximum characters of cell text shown in a grid. The full value is
+/// in the cell's tooltip and in the downloads.
+const MAX_CELL_CHARS: usize = 300;
+
+/// Renders rows as an HTML table with a caption.
+pub fn grid(caption: &str, columns: &[String], rows: &[Vec<Value>]) -> String {
+    let mut out = String::new();
+    let _ = write!(
+        out,
+        r#"<div class="grid-wrap" tabindex="0" role="region" aria-label="{caption}"><table class="grid"><caption>{caption}</caption><thead><tr>"#,
+        caption = escape(caption)
+    );
+    for column in columns {
+        let _ = write!(out, r#"<th scope="col">{}</th>"#, escape(column));
+    }
+    out.push_str("</tr></thead><tbody>");
+    for row in rows {
+        out.push_str("<tr>");
+        for cell in row {
+            let text = cell_text(cell);
+            if text.chars().count() > MAX_CELL_CHARS {
+                let short: String = text.chars().take(MAX_CELL_CHARS).collect();
+                let _ = write!(
+                    out,
+                    r#"<td title="{}">{}…</td>"#,
+                    escape(&text),
+                    escape(&short)
+                );
+            } else {
+                let _ = write!(out, "<td>{}</td>", escape(&text));
+            }
+        }
+        out.push_str("</tr>");
+    }
+    out.push_str("</tbody></table></div>");
+    out
+}
+
+/// Renders an array of JSON objects (alert evidence rows) as a table whose
+/// columns are the keys in first-seen order.
+pub fn objects(caption: &str, objects: &[Value]) -> String {
+    let mut columns: Vec<String> = Vec::new();
+    for object in objects {
+        if let Value::Object(map) = object {
+            for key in map.keys() {
+                if !columns.contains(key) {
+                    columns.push(key.clone());
+                }
+            }
+        }
+    }
+    let rows: Vec<Vec<Value>> = objects
+        .iter()
+        .map(|object| {
+            columns
+                .iter()
+                .map(|key| object.get(key).cloned().unwrap_or(Value::Null))
+                .collect()
+        })
+        .collect();
+    grid(caption, &columns, &rows)
+}
