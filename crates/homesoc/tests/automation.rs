@@ -1,8 +1,8 @@
-//! Automation rules end to end: `homesoc rules run` raises incidents from
-//! a real EVTX file, the rules of `automation.toml` change them and send
+//! Automation rules end to end. `homesoc rules run` raises incidents from
+//! a real EVTX file. The rules of `automation.toml` change them and send
 //! webhooks and emails to a real HTTP receiver and a real SMTP server
-//! (aiosmtpd with STARTTLS and AUTH) on 127.0.0.1, and every step is
-//! recorded in `HomesocAutomationRuns`.
+//! (aiosmtpd with STARTTLS and AUTH) on 127.0.0.1. Every step is recorded
+//! in `HomesocAutomationRuns`.
 
 mod common;
 
@@ -174,10 +174,10 @@ fn closed_port() -> u16 {
     listener.local_addr().unwrap().port()
 }
 
-/// Makes a test CA and a server certificate for 127.0.0.1 signed by it;
-/// returns the paths of the CA certificate, the server certificate and
-/// its key. rustls rejects a self-signed CA certificate used as the
-/// server's own, hence the two.
+/// Makes a test CA and a server certificate for 127.0.0.1 signed by it,
+/// and returns the paths of the CA certificate, the server certificate and
+/// its key. A separate CA keeps the test valid for TLS clients that reject
+/// a CA certificate used as the server's own, as rustls does.
 fn make_certificates(dir: &Path) -> (String, String, String) {
     let path = |name: &str| dir.join(name).to_str().unwrap().to_string();
     let openssl = |args: &[&str]| {
@@ -373,7 +373,7 @@ fn query_objects(data_dir: &Path, kql: &str) -> Vec<serde_json::Map<String, Valu
         .collect()
 }
 
-/// Returns a dynamic cell as JSON, whether the output holds it as JSON or
+/// Returns a dynamic cell as JSON, whether the output has it as JSON or
 /// as JSON text.
 fn dynamic(cell: &Value) -> Value {
     match cell {
