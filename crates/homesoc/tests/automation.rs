@@ -5,6 +5,7 @@
 //! in `HomesocAutomationRuns`.
 
 mod common;
+mod support;
 
 use std::io::{BufRead as _, BufReader};
 use std::path::Path;
@@ -648,6 +649,39 @@ fn automation_rules_act_on_incidents() {
     assert_eq!(webhooks.requests_to("/fail").len(), 3);
     assert!(webhooks.requests_to("/hooks/never").is_empty());
     assert_eq!(smtp.received().len(), 1);
+
+    // A failed notification moved back to the outbox is sent again, with
+    // every retry, by the delivery job of `homesoc up`.
+    let failed_folder = data_dir.join("automation/failed");
+    let resent = std::fs::read_dir(&failed_folder)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .find(|path| std::fs::read_to_string(path).unwrap().contains("/fail\""))
+        .expect("the failed notification to /fail");
+    let outbox = data_dir.join("automation/outbox");
+    std::fs::rename(&resent, outbox.join(resent.file_name().unwrap())).unwrap();
+    let server = support::Server::start(data_dir, &["--no-tls"]);
+    wait_for(6, || webhooks.requests_to("/fail").len());
+    // The job moves the notification back once its last retry fails.
+    let start = Instant::now();
+    while !resent.exists() && start.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(server.terminate().success());
+    assert_eq!(webhooks.requests_to("/fail").len(), 6);
+    assert!(resent.exists(), "the notification is set aside again");
+    let again = attempts(&fail_url);
+    let statuses: Vec<&str> = again
+        .iter()
+        .map(|row| row["Status"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        statuses,
+        [
+            "Retrying", "Retrying", "Retrying", "Retrying", "Failed", "Failed"
+        ],
+        "attempts 1, 1, 2, 2, 3, 3 in Attempt order"
+    );
 }
 
 #[test]

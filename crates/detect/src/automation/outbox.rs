@@ -117,12 +117,20 @@ impl Outbox {
         }
     }
 
-    /// Moves a notification whose last attempt failed to the failed folder.
+    /// Moves a notification whose last attempt failed to the failed folder,
+    /// with its attempt count reset, so that moving the file back to the
+    /// outbox sends it with every retry again. `HomesocAutomationRuns` keeps
+    /// the attempts made.
     pub fn move_to_failed(&self, notification: &Notification) -> Result<(), DetectError> {
+        let resendable = Notification {
+            attempts: 0,
+            next_attempt_ticks: 0,
+            ..notification.clone()
+        };
         write_atomically(
             &self.failed_folder,
             &file_name(&notification.id),
-            notification,
+            &resendable,
         )?;
         self.remove(&notification.id)
     }
