@@ -86,4 +86,22 @@ pub enum DetectError {
     /// The rule state file cannot be read or written.
     #[error("{path}: {reason}")]
     RuleState { path: PathBuf, reason: String },
+    /// The automation rules file is invalid; `rule` names the rule at
+    /// fault, when one is.
+    #[error("{path}: {}{reason}", rule_prefix(.rule))]
+    AutomationConfig {
+        path: PathBuf,
+        rule: Option<String>,
+        reason: String,
+    },
+    /// The notification outbox cannot be read or written.
+    #[error("{path}: {reason}")]
+    Outbox { path: PathBuf, reason: String },
+}
+
+/// Returns "automation rule `NAME`: " for an error about one rule.
+fn rule_prefix(rule: &Option<String>) -> String {
+    rule.as_ref()
+        .map(|name| format!("automation rule `{name}`: "))
+        .unwrap_or_default()
 }

@@ -8,8 +8,10 @@
 //! following the rule's incident configuration ([`incident`]). Every run is
 //! recorded in `HomesocRuleRuns`. The [`scheduler`] runs the enabled rules
 //! on their schedules; [`builtin`] contains homesoc's own rule pack.
+//! [`automation`] rules act on incidents as they are created or updated.
 
 pub mod alert;
+pub mod automation;
 pub mod backtest;
 pub mod builtin;
 pub mod check;

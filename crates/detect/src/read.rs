@@ -7,6 +7,7 @@ use engine::{Engine, QueryOptions};
 use serde_json::Value;
 use store::Workspace;
 
+use crate::entities::{Entity, parse_entities_json};
 use crate::error::DetectError;
 use crate::incident::{Comment, Incident, IncidentStatus};
 use crate::result::ResultRows;
@@ -106,6 +107,38 @@ pub async fn read_incidents(
         }
     }
     Ok(latest.into_values().collect())
+}
+
+/// Returns the rule name and entities of each alert of `alert_ids` found
+/// in `SecurityAlert`, by alert id.
+pub async fn read_alert_entities(
+    engine: &Engine,
+    workspace: &Workspace,
+    alert_ids: &[String],
+) -> Result<BTreeMap<String, (String, Vec<Entity>)>, DetectError> {
+    if alert_ids.is_empty() {
+        return Ok(BTreeMap::new());
+    }
+    let quoted: Vec<String> = alert_ids
+        .iter()
+        .map(|id| format!("'{}'", id.replace('\\', "\\\\").replace('\'', "\\'")))
+        .collect();
+    let query = format!(
+        "SecurityAlert | where SystemAlertId in ({}) | project SystemAlertId, AlertName, Entities",
+        quoted.join(", ")
+    );
+    let result = run_query(engine, workspace, "SecurityAlert", &query).await?;
+    let rows = ResultRows::new(&result);
+    let mut found = BTreeMap::new();
+    for row in 0..rows.len() {
+        let Some(id) = rows.text(row, "SystemAlertId") else {
+            continue;
+        };
+        let name = rows.text(row, "AlertName").unwrap_or_default();
+        let entities = parse_entities_json(&rows.text(row, "Entities").unwrap_or_default());
+        found.insert(id, (name, entities));
+    }
+    Ok(found)
 }
 
 fn json_cell(rows: &ResultRows<'_>, row: usize, column: &str) -> Value {

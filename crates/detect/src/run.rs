@@ -10,9 +10,12 @@ use store::{TableSnapshot, TimeWindow, Workspace};
 use tracing::{info, warn};
 
 use crate::alert::{RunInstant, build_alerts, result_row_key};
+use crate::automation::evaluate::{changed_incidents, run_automation};
+use crate::automation::facts::gather_facts;
+use crate::automation::{AutomationConfig, Outbox, load_automation};
 use crate::check::query_error;
 use crate::error::DetectError;
-use crate::incident::{AlertOutcome, IncidentBook};
+use crate::incident::{AlertOutcome, Incident, IncidentBook};
 use crate::read::{read_alerted_rows, read_incidents, read_last_alert_times};
 use crate::result::ResultRows;
 use crate::rule::Rule;
@@ -145,13 +148,17 @@ pub struct Detector {
     /// instant they did at; only kept when deduplication is on.
     alerted_rows: BTreeMap<String, BTreeMap<u64, i64>>,
     deduplicate: bool,
+    /// The automation rules of `automation.toml`, read by [`Detector::open`].
+    automation: Option<AutomationConfig>,
 }
 
 impl Detector {
-    /// Reads the incidents and each rule's last alert time from the workspace.
+    /// Reads the incidents and each rule's last alert time from the
+    /// workspace, and the automation rules from its `automation.toml`.
     pub async fn open(engine: Engine, workspace: Workspace) -> Result<Detector, DetectError> {
         let incidents = read_incidents(&engine, &workspace).await?;
         let last_alert_ticks = read_last_alert_times(&engine, &workspace).await?;
+        let automation = load_automation(workspace.root())?;
         Ok(Detector {
             engine,
             workspace,
@@ -161,6 +168,7 @@ impl Detector {
             snapshot: None,
             alerted_rows: BTreeMap::new(),
             deduplicate: false,
+            automation,
         })
     }
 
@@ -388,13 +396,67 @@ impl Detector {
             .map_err(|err| query_error(&rule.query, &err))
     }
 
-    /// Commits the pending rows and clears them. The caller holds the
-    /// workspace's write lock.
+    /// Returns the automation rules the commit runs, if any.
+    pub fn automation(&self) -> Option<&AutomationConfig> {
+        self.automation.as_ref()
+    }
+
+    /// Replaces the automation rules, such as after `automation.toml`
+    /// changed.
+    pub fn set_automation(&mut self, automation: Option<AutomationConfig>) {
+        self.automation = automation;
+    }
+
+    /// Runs the automation rules on the incidents changed since they last
+    /// ran, then commits the pending rows and clears them, and queues the
+    /// rules' notifications in the outbox for the delivery worker. The
+    /// caller holds the workspace's write lock.
+    ///
+    /// NOTE: the notifications are queued after the rows are committed, so
+    /// a crash between the two loses them. Queuing first would notify
+    /// about incidents that a failed commit never wrote.
     pub async fn commit(&mut self) -> Result<(), DetectError> {
         let now = engine::time::ticks_from_datetime(chrono::Utc::now());
+        self.run_automation(now).await?;
         commit_rows(&self.workspace, &self.pending, now).await?;
+        if !self.pending.notifications.is_empty() {
+            Outbox::new(self.workspace.root()).enqueue(&self.pending.notifications)?;
+        }
         self.pending = PendingRows::default();
         self.snapshot = None;
+        Ok(())
+    }
+
+    /// Runs the automation rules on the incident rows queued since the
+    /// last run; the rows their own changes add are not run on again.
+    async fn run_automation(&mut self, now_ticks: i64) -> Result<(), DetectError> {
+        let start = self.pending.automated_incidents;
+        let has_rules = self
+            .automation
+            .as_ref()
+            .is_some_and(|config| config.rules.iter().any(|rule| rule.enabled));
+        if has_rules && start < self.pending.incidents.len() {
+            let changed = changed_incidents(&self.pending.incidents[start..]);
+            let incidents: Vec<&Incident> = changed
+                .iter()
+                .filter_map(|change| self.incidents.get(change.number))
+                .collect();
+            let facts = gather_facts(
+                &self.engine,
+                &self.workspace,
+                &self.pending.alerts,
+                &incidents,
+            )
+            .await?;
+            if let Some(config) = &self.automation {
+                let outcome =
+                    run_automation(config, &mut self.incidents, &changed, &facts, now_ticks);
+                self.pending.incidents.extend(self.incidents.take_changes());
+                self.pending.automation.extend(outcome.records);
+                self.pending.notifications.extend(outcome.notifications);
+            }
+        }
+        self.pending.automated_incidents = self.pending.incidents.len();
         Ok(())
     }
 

@@ -1,14 +1,18 @@
-//! Rows of `SecurityAlert`, `SecurityIncident` and `HomesocRuleRuns`, and
-//! their commit into the workspace.
+//! Rows of `SecurityAlert`, `SecurityIncident`, `HomesocRuleRuns` and
+//! `HomesocAutomationRuns`, and their commit into the workspace.
 
 use arrow::record_batch::RecordBatch;
 use engine::time::format_datetime_iso;
 use serde_json::{Value, json};
 use store::builder::TableBatchBuilder;
-use store::tables::{HOMESOC_RULE_RUNS, SECURITY_ALERT, SECURITY_INCIDENT};
+use store::tables::{
+    HOMESOC_AUTOMATION_RUNS, HOMESOC_RULE_RUNS, SECURITY_ALERT, SECURITY_INCIDENT,
+};
 use store::{TableDef, Workspace};
 
 use crate::alert::Alert;
+use crate::automation::Notification;
+use crate::automation::record::{AutomationRecord, automation_batch};
 use crate::entities::entities_json;
 use crate::error::DetectError;
 use crate::incident::{Incident, additional_data};
@@ -19,7 +23,7 @@ use crate::run::RunRecord;
 pub const ALERT_PRODUCT_NAME: &str = "Azure Sentinel";
 
 /// Sets a column by name; the tables are fixed, so a missing name is a bug.
-fn set_text(builder: &mut TableBatchBuilder, column: &str, value: &str) {
+pub(crate) fn set_text(builder: &mut TableBatchBuilder, column: &str, value: &str) {
     match builder.table().column_index(column) {
         Some(index) => {
             let converted = builder.set_text(index, value);
@@ -29,14 +33,14 @@ fn set_text(builder: &mut TableBatchBuilder, column: &str, value: &str) {
     }
 }
 
-fn set_ticks(builder: &mut TableBatchBuilder, column: &str, ticks: i64) {
+pub(crate) fn set_ticks(builder: &mut TableBatchBuilder, column: &str, ticks: i64) {
     match builder.table().column_index(column) {
         Some(index) => builder.set_datetime_ticks(index, ticks),
         None => debug_assert!(false, "no column {column} in {}", builder.table().name),
     }
 }
 
-fn finish_row(builder: &mut TableBatchBuilder) -> Result<(), DetectError> {
+pub(crate) fn finish_row(builder: &mut TableBatchBuilder) -> Result<(), DetectError> {
     builder.finish_row().map_err(|err| DetectError::Internal {
         table: builder.table().name.to_string(),
         message: err.to_string(),
@@ -240,11 +244,21 @@ pub struct PendingRows {
     pub alerts: Vec<Alert>,
     pub incidents: Vec<Incident>,
     pub runs: Vec<RunRecord>,
+    /// Incident changes made by automation rules.
+    pub automation: Vec<AutomationRecord>,
+    /// Notifications to queue in the outbox once the rows are committed.
+    pub notifications: Vec<Notification>,
+    /// The number of leading `incidents` rows automation has run on; the
+    /// rows automation itself adds are counted, so they never trigger it.
+    pub automated_incidents: usize,
 }
 
 impl PendingRows {
     pub fn is_empty(&self) -> bool {
-        self.alerts.is_empty() && self.incidents.is_empty() && self.runs.is_empty()
+        self.alerts.is_empty()
+            && self.incidents.is_empty()
+            && self.runs.is_empty()
+            && self.automation.is_empty()
     }
 }
 
@@ -276,6 +290,12 @@ pub async fn commit_rows(
         batches.push((
             &HOMESOC_RULE_RUNS,
             run_batch(&rows.runs, &import_id, ingest_ticks)?,
+        ));
+    }
+    if !rows.automation.is_empty() {
+        batches.push((
+            &HOMESOC_AUTOMATION_RUNS,
+            automation_batch(&rows.automation, &import_id, ingest_ticks)?,
         ));
     }
 

@@ -129,9 +129,10 @@ async fn change(
 ) -> anyhow::Result<ExitCode> {
     let workspace = Workspace::open(data_dir)?;
     let _lock = workspace.lock_for_writing()?;
-    let mut detector = Detector::open(Engine::new(), workspace).await?;
+    let mut detector = Detector::open(Engine::new(), workspace.clone()).await?;
     let number = detector.change_incident(apply)?;
     detector.commit().await?;
+    crate::automation::deliver_queued(&workspace).await?;
     let incident = detector
         .incidents()
         .get(number)

@@ -1,6 +1,7 @@
 //! The `homesoc` program's commands, as a library so that integration
 //! tests can run them in process.
 
+pub mod automation;
 pub mod demo;
 pub mod hunt;
 pub mod import;

@@ -339,6 +339,7 @@ async fn run_rules(
     let alerts = detector.pending().alerts.clone();
     let incidents = incident_numbers(&detector);
     detector.commit().await?;
+    crate::automation::deliver_queued(detector.workspace()).await?;
     print_runs(&records, &alerts, &incidents, 0, json_output)?;
     Ok(exit_code(&records))
 }
@@ -379,6 +380,7 @@ async fn backtest(
     let incidents = incident_numbers(&detector);
     if commit {
         detector.commit().await?;
+        crate::automation::deliver_queued(detector.workspace()).await?;
     } else {
         detector.discard_pending();
     }

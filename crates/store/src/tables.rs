@@ -743,9 +743,40 @@ pub static COMMON_SECURITY_LOG: TableDef = TableDef {
     ],
 };
 
+/// One row per automation step on an incident (`HomesocAutomationRuns`), a
+/// homesoc table with no Sentinel counterpart. An incident change (`SetStatus`,
+/// `SetOwner`, `AddTag`) is one row, written with the incident. A notification
+/// (`Webhook`, `Email`) is one row per delivery attempt, so that failures and
+/// retries can be queried.
+///
+/// `Status` is `Succeeded`, `Retrying` (this attempt failed and another is
+/// queued), `Failed` (the last attempt failed) or `Skipped` (the action did
+/// not apply, such as a status the incident already had). `Target` names the
+/// receiver (a URL or the recipients) and never holds a secret.
+/// `TimeGenerated` is the time of the attempt or change.
+pub static HOMESOC_AUTOMATION_RUNS: TableDef = TableDef {
+    name: "HomesocAutomationRuns",
+    columns: &[
+        col("Action", KqlType::String),
+        col("Attempt", KqlType::Long),
+        col("AutomationRule", KqlType::String),
+        col("DurationMs", KqlType::Real),
+        col("Error", KqlType::String),
+        col("HttpStatus", KqlType::Int),
+        col("IncidentName", KqlType::String),
+        col("IncidentNumber", KqlType::Long),
+        col("NotificationId", KqlType::String),
+        col("Status", KqlType::String),
+        col("Target", KqlType::String),
+        col("TimeGenerated", KqlType::Datetime),
+        col("Trigger", KqlType::String),
+        col("Type", KqlType::String),
+    ],
+};
+
 /// Every table defined here, in a fixed order. An import records the tables
 /// it wrote as a bit mask by position, so new tables go at the end.
-pub static ALL_TABLES: [&TableDef; 11] = [
+pub static ALL_TABLES: [&TableDef; 12] = [
     &SECURITY_EVENT,
     &EVENT,
     &WINDOWS_EVENT,
@@ -757,6 +788,7 @@ pub static ALL_TABLES: [&TableDef; 11] = [
     &THREAT_INTEL_INDICATORS,
     &SYSLOG,
     &COMMON_SECURITY_LOG,
+    &HOMESOC_AUTOMATION_RUNS,
 ];
 
 /// Returns the table with this exact (case-sensitive) name, as KQL matches

@@ -55,7 +55,8 @@ pub async fn run(data_dir: &Path, args: RefreshArgs) -> anyhow::Result<ExitCode>
     let mut refresher = Refresher::new(workspace.clone(), fetcher, RefreshOptions::default());
     let reports = refresher.run_due_once(now_ticks).await?;
 
-    let hunt = hunt_after_pulls(data_dir, workspace, &reports).await?;
+    let hunt = hunt_after_pulls(data_dir, workspace.clone(), &reports).await?;
+    crate::automation::deliver_queued(&workspace).await?;
 
     let alerts: Vec<serde_json::Value> = hunt
         .iter()

@@ -52,8 +52,9 @@ pub async fn run(data_dir: &Path, args: ScheduleArgs) -> anyhow::Result<ExitCode
         start_ticks,
         ..SchedulerOptions::default()
     };
-    let mut scheduler = Scheduler::open(Engine::new(), workspace, rules, options).await?;
+    let mut scheduler = Scheduler::open(Engine::new(), workspace.clone(), rules, options).await?;
     let tick = scheduler.run_due_once(now_ticks).await?;
+    crate::automation::deliver_queued(&workspace).await?;
     print_runs(
         &tick.runs,
         &tick.alerts,
@@ -102,7 +103,8 @@ pub async fn retro_hunt(data_dir: &Path, args: RetroHuntArgs) -> anyhow::Result<
 
     let workspace = Workspace::open(data_dir)?;
     let _lock = workspace.lock_for_writing()?;
-    let hunt = run_retro_hunt(workspace, &rules, now_ticks, lookback).await?;
+    let hunt = run_retro_hunt(workspace.clone(), &rules, now_ticks, lookback).await?;
+    crate::automation::deliver_queued(&workspace).await?;
     print_runs(&hunt.runs, &hunt.alerts, &hunt.incidents, 0, args.json)?;
     Ok(exit_code(&hunt.runs))
 }

@@ -1,5 +1,6 @@
 //! The background jobs `homesoc up` runs beside the server: the rule
-//! scheduler and the threat-intelligence refresher.
+//! scheduler, the threat-intelligence refresher and the delivery of
+//! automation notifications.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -125,5 +126,34 @@ async fn retro_hunt(context: &JobContext, reports: &[intel::PullReport]) {
         ),
         Ok(None) => {}
         Err(err) => error!(error = %err, "retro-hunt after the feed pull failed"),
+    }
+}
+
+/// Sends the notifications that automation rules queue in the outbox,
+/// retrying failures, so that no scheduler tick waits on the network.
+pub struct NotificationDelivery;
+
+impl BackgroundJob for NotificationDelivery {
+    fn name(&self) -> &str {
+        "notification delivery"
+    }
+
+    fn run(
+        self: Box<Self>,
+        context: JobContext,
+        mut shutdown: Shutdown,
+    ) -> Pin<Box<dyn Future<Output = ()> + Send>> {
+        Box::pin(async move {
+            let deliverer = match detect::automation::Deliverer::open(context.workspace.clone()) {
+                Ok(deliverer) => deliverer,
+                Err(err) => {
+                    error!(error = %err, "cannot start the notification delivery");
+                    return;
+                }
+            };
+            deliverer
+                .run_forever(async move { shutdown.wait().await })
+                .await;
+        })
     }
 }

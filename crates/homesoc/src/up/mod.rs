@@ -1,5 +1,6 @@
 //! `homesoc up`: the server. The logic lives in the `server` crate; the
-//! rule scheduler and the intel refresher run beside it ([`jobs`]).
+//! rule scheduler, the intel refresher and the notification delivery run
+//! beside it ([`jobs`]).
 
 mod jobs;
 
@@ -108,6 +109,7 @@ pub async fn run(data_dir: &Path, data_dir_given: bool, args: UpArgs) -> anyhow:
         jobs: vec![
             Box::new(jobs::RuleScheduler),
             Box::new(jobs::IntelRefresher),
+            Box::new(jobs::NotificationDelivery),
         ],
     })
     .await?;
