@@ -164,7 +164,9 @@ async fn syslog_over_udp_tcp_and_tls_reaches_the_tables() {
     send_over_tls(
         &tls,
         &server.ca(),
-        &format!("<38>1 2026-12-05T06:00:00.000Z gateway {tag} 77 - - accepted publickey for alice"),
+        &format!(
+            "<38>1 2026-12-05T06:00:00.000Z gateway {tag} 77 - - accepted publickey for alice"
+        ),
     );
 
     let key = create_key(&data, "query");

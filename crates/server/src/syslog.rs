@@ -38,18 +38,18 @@ impl LiveSink {
         let batch_id = format!("{}-{}", self.source, uuid::Uuid::new_v4());
         let mut builder = TableBatchBuilder::new(table, &batch_id, now_ticks(), row_count);
         for row in &rows {
-            builder
-                .append_row(row)
-                .map_err(|err| SinkError::Failed {
-                    table: table.name,
-                    rows: row_count,
-                    reason: err.to_string(),
-                })?;
+            builder.append_row(row).map_err(|err| SinkError::Failed {
+                table: table.name,
+                rows: row_count,
+                reason: err.to_string(),
+            })?;
         }
         match self.live.append(table, builder.finish()).await {
             Ok(_) => Ok(()),
             Err(
-                err @ (StoreError::DiskFull { .. } | StoreError::Overloaded { .. } | StoreError::Closed),
+                err @ (StoreError::DiskFull { .. }
+                | StoreError::Overloaded { .. }
+                | StoreError::Closed),
             ) => Err(SinkError::Unavailable {
                 reason: err.to_string(),
             }),
@@ -244,10 +244,7 @@ fn bind_error(transport: &str, address: &str, err: std::io::Error) -> ServerErro
 }
 
 /// Builds the TLS settings of the syslog listener from PEM files.
-fn server_config(
-    cert: &Path,
-    key: &Path,
-) -> Result<Arc<rustls::ServerConfig>, ServerError> {
+fn server_config(cert: &Path, key: &Path) -> Result<Arc<rustls::ServerConfig>, ServerError> {
     use rustls::pki_types::pem::PemObject;
     use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 

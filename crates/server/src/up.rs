@@ -328,7 +328,9 @@ impl StopSignals {
         {
             use tokio::signal::unix::{SignalKind, signal};
             let failed = |err: std::io::Error| {
-                ServerError::Usage(format!("cannot install the SIGINT and SIGTERM handlers: {err}"))
+                ServerError::Usage(format!(
+                    "cannot install the SIGINT and SIGTERM handlers: {err}"
+                ))
             };
             Ok(StopSignals {
                 interrupt: signal(SignalKind::interrupt()).map_err(failed)?,

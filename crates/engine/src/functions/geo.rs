@@ -279,9 +279,7 @@ fn read_ring(ring: &Value) -> Option<Vec<Point>> {
 /// Twice the signed planar area of a closed ring, in square degrees.
 fn ring_area(ring: &[Point]) -> f64 {
     ring.windows(2)
-        .map(|pair| {
-            pair[0].longitude * pair[1].latitude - pair[1].longitude * pair[0].latitude
-        })
+        .map(|pair| pair[0].longitude * pair[1].latitude - pair[1].longitude * pair[0].latitude)
         .sum()
 }
 
@@ -403,9 +401,8 @@ fn geohash_arg(value: &Value) -> Option<Bounds> {
 /// GeoJSON Point.
 fn geo_geohash_to_central_point(args: &[Value]) -> Value {
     match geohash_arg(&args[0]) {
-        Some((west, south, east, north)) => {
-            Point::new((west + east) / 2.0, (south + north) / 2.0).map_or(Value::Null, Point::to_geojson)
-        }
+        Some((west, south, east, north)) => Point::new((west + east) / 2.0, (south + north) / 2.0)
+            .map_or(Value::Null, Point::to_geojson),
         None => Value::Null,
     }
 }
@@ -623,7 +620,9 @@ mod tests {
         assert_eq!(geo_geohash_to_central_point(&[json!("a")]), Value::Null);
         assert_eq!(
             geo_geohash_neighbors(&[json!("sunny")]),
-            json!(["sunnt", "sunpj", "sunnx", "sunpn", "sunnv", "sunpp", "sunnz", "sunnw"])
+            json!([
+                "sunnt", "sunpj", "sunnx", "sunpn", "sunnv", "sunpp", "sunnz", "sunnw"
+            ])
         );
     }
 
@@ -637,7 +636,8 @@ mod tests {
         assert_eq!(inside(1.0, 1.0), json!(true));
         assert_eq!(inside(5.0, 5.0), json!(false));
         assert_eq!(inside(11.0, 5.0), json!(false));
-        let degenerate = json!({"type": "Polygon", "coordinates": [[[0, 0], [10, 10], [10, 10], [0, 0]]]});
+        let degenerate =
+            json!({"type": "Polygon", "coordinates": [[[0, 0], [10, 10], [10, 10], [0, 0]]]});
         assert_eq!(
             geo_point_in_polygon(&[json!(1), json!(1), degenerate]),
             Value::Null
@@ -652,8 +652,11 @@ mod tests {
             json!(6),
         ]);
         assert_eq!(cell, json!("862a1072fffffff"));
-        assert_eq!(geo_h3cell_level(&[cell.clone()]), json!(6));
-        assert_eq!(geo_h3cell_parent(&[cell.clone()]), json!("852a1073fffffff"));
+        assert_eq!(geo_h3cell_level(std::slice::from_ref(&cell)), json!(6));
+        assert_eq!(
+            geo_h3cell_parent(std::slice::from_ref(&cell)),
+            json!("852a1073fffffff")
+        );
         assert_eq!(
             geo_h3cell_parent(&[cell.clone(), json!(1)]),
             json!("812a3ffffffffff")

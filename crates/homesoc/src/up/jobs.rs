@@ -58,9 +58,7 @@ impl BackgroundJob for RuleScheduler {
             scheduler
                 .run_forever(async move { shutdown.wait().await }, move |tick| {
                     for run in &tick.runs {
-                        metrics
-                            .rule_runs
-                            .record(run.status != RunStatus::Failed);
+                        metrics.rule_runs.record(run.status != RunStatus::Failed);
                     }
                 })
                 .await;
