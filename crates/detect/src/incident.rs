@@ -9,6 +9,7 @@
 
 use std::collections::BTreeMap;
 
+use engine::time::format_datetime_iso;
 use serde_json::{Value, json};
 
 use crate::alert::Alert;
@@ -449,5 +450,37 @@ pub fn additional_data(incident: &Incident) -> Value {
         "tactics": incident.tactics,
         "homesocGroupingKey": incident.grouping_key,
         "homesocRevision": incident.revision,
+    })
+}
+
+/// Returns the incident as the JSON object that `homesoc incidents
+/// --json` prints and the server's incident endpoints return.
+pub fn incident_json(incident: &Incident) -> Value {
+    let optional_time = |ticks: Option<i64>| ticks.map(format_datetime_iso);
+    json!({
+        "number": incident.number,
+        "name": incident.name,
+        "title": incident.title,
+        "description": incident.description,
+        "severity": incident.severity.as_str(),
+        "status": incident.status.as_str(),
+        "owner": incident.owner,
+        "classification": incident.classification,
+        "classificationComment": incident.classification_comment,
+        "createdTime": format_datetime_iso(incident.created_ticks),
+        "closedTime": optional_time(incident.closed_ticks),
+        "firstActivityTime": format_datetime_iso(incident.first_activity_ticks),
+        "lastActivityTime": format_datetime_iso(incident.last_activity_ticks),
+        "lastModifiedTime": format_datetime_iso(incident.last_modified_ticks),
+        "modifiedBy": incident.modified_by,
+        "alertIds": incident.alert_ids,
+        "ruleIds": incident.rule_ids,
+        "tactics": incident.tactics,
+        "labels": incident.labels,
+        "comments": incident.comments.iter().map(|comment| json!({
+            "message": comment.message,
+            "author": comment.author,
+            "createdTime": format_datetime_iso(comment.created_ticks),
+        })).collect::<Vec<_>>(),
     })
 }

@@ -7,11 +7,11 @@ use std::process::ExitCode;
 use anyhow::{Context as _, bail};
 use clap::Subcommand;
 use detect::Detector;
-use detect::incident::{Incident, IncidentStatus};
+use detect::incident::{Incident, IncidentStatus, incident_json};
 use detect::rule::Severity;
 use engine::Engine;
 use engine::time::format_datetime_iso;
-use serde_json::{Value, json};
+use serde_json::Value;
 use store::Workspace;
 
 use crate::query::write_stdout;
@@ -150,36 +150,6 @@ fn summary_line(incident: &Incident) -> String {
         incident.owner.as_deref().unwrap_or("-"),
         incident.title
     )
-}
-
-fn incident_json(incident: &Incident) -> Value {
-    let optional_time = |ticks: Option<i64>| ticks.map(format_datetime_iso);
-    json!({
-        "number": incident.number,
-        "name": incident.name,
-        "title": incident.title,
-        "description": incident.description,
-        "severity": incident.severity.as_str(),
-        "status": incident.status.as_str(),
-        "owner": incident.owner,
-        "classification": incident.classification,
-        "classificationComment": incident.classification_comment,
-        "createdTime": format_datetime_iso(incident.created_ticks),
-        "closedTime": optional_time(incident.closed_ticks),
-        "firstActivityTime": format_datetime_iso(incident.first_activity_ticks),
-        "lastActivityTime": format_datetime_iso(incident.last_activity_ticks),
-        "lastModifiedTime": format_datetime_iso(incident.last_modified_ticks),
-        "modifiedBy": incident.modified_by,
-        "alertIds": incident.alert_ids,
-        "ruleIds": incident.rule_ids,
-        "tactics": incident.tactics,
-        "labels": incident.labels,
-        "comments": incident.comments.iter().map(|comment| json!({
-            "message": comment.message,
-            "author": comment.author,
-            "createdTime": format_datetime_iso(comment.created_ticks),
-        })).collect::<Vec<_>>(),
-    })
 }
 
 async fn list(

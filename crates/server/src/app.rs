@@ -50,6 +50,17 @@ pub fn router(state: Shared) -> Router {
         .route("/metrics", get(metrics))
         .route("/api/login", post(login))
         .route("/api/query", post(crate::query::api_query))
+        .route("/api/incidents", get(crate::api::list_incidents))
+        .route("/api/incidents/{number}", get(crate::api::show_incident))
+        .route(
+            "/api/incidents/{number}/{action}",
+            post(crate::api::change_incident),
+        )
+        .route("/api/rules", get(crate::api::list_rules))
+        .route(
+            "/api/rules/{id}/{action}",
+            post(crate::api::set_rule_enabled),
+        )
         .route("/v1/rest/query", post(crate::query::kusto_v1))
         .route("/v2/rest/query", post(crate::query::kusto_v2))
         .route("/v1/rest/mgmt", post(crate::query::kusto_mgmt))

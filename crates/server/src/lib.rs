@@ -6,7 +6,8 @@
 //! - [`logs_ingestion`] serves Azure Monitor's Logs Ingestion API shape,
 //!   with data collection rules from [`config`] and transforms in
 //!   [`dcr`]; [`bulk`] serves the Elasticsearch `_bulk` shape.
-//! - [`query`] runs KQL for scripts and Kusto clients.
+//! - [`query`] runs KQL for scripts and Kusto clients; [`api`] serves
+//!   the incident and rule operations as JSON.
 //! - [`syslog`] runs the syslog listeners into the same live store.
 //! - [`auth`] checks API keys, passwords and sessions; [`metrics`] counts.
 //! - [`ui`] is the web UI under `/ui`.
@@ -15,6 +16,7 @@
 // extractors do; boxing it would only add an allocation per request.
 #![allow(clippy::result_large_err)]
 
+pub mod api;
 pub mod app;
 pub mod auth;
 pub mod bulk;
