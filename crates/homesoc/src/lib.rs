@@ -11,3 +11,4 @@ pub mod keys;
 pub mod query;
 pub mod rules;
 pub mod up;
+pub mod users;

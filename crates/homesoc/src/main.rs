@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use homesoc::{hunt, import, incidents, intel, keys, query, rules, up};
+use homesoc::{hunt, import, incidents, intel, keys, query, rules, up, users};
 
 /// homesoc: a self-hosted security operations center in one program.
 #[derive(Debug, Parser)]
@@ -76,6 +76,11 @@ enum Command {
         #[command(subcommand)]
         command: keys::KeysCommand,
     },
+    /// Add, list and remove the users who sign in with a password.
+    Users {
+        #[command(subcommand)]
+        command: users::UsersCommand,
+    },
 }
 
 /// Whether the user named the workspace (`--data-dir` or
@@ -125,6 +130,7 @@ fn main() -> ExitCode {
             Command::Intel { command } => intel::run(&cli.data_dir, command).await,
             Command::Up(args) => up::run(&cli.data_dir, data_dir_given(), args).await,
             Command::Keys { command } => keys::run(&cli.data_dir, command).await,
+            Command::Users { command } => users::run(&cli.data_dir, command).await,
         }
     });
     match result {

@@ -189,5 +189,40 @@ async fn incidents_and_rules_over_json() {
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
 
+    // A user added while the server runs signs in with the printed
+    // password; once removed, the session ends.
+    let output = Command::new(BIN)
+        .arg("--data-dir")
+        .arg(&data)
+        .args(["users", "add", "bob", "--role", "analyst"])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let password = String::from_utf8(output.stdout).unwrap().trim().to_string();
+    let login = json!({"user": "bob", "password": password}).to_string();
+    let (status, session) = api.post("", "/api/login", &login).await;
+    assert_eq!(status, StatusCode::OK, "{session}");
+    assert_eq!(session["role"], "analyst");
+    let token = session["token"].as_str().unwrap().to_string();
+    let (status, _) = api.get(&token, "/api/incidents").await;
+    assert_eq!(status, StatusCode::OK);
+    let wrong = json!({"user": "bob", "password": "not the password"}).to_string();
+    let (status, _) = api.post("", "/api/login", &wrong).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+
+    let removed = Command::new(BIN)
+        .arg("--data-dir")
+        .arg(&data)
+        .args(["users", "remove", "bob"])
+        .status()
+        .unwrap();
+    assert!(removed.success());
+    let (status, _) = api.get(&token, "/api/incidents").await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+
     assert!(server.terminate().success());
 }

@@ -297,6 +297,13 @@ impl Authenticator {
         }
         match AuthFile::load(&self.data_dir) {
             Ok(file) => {
+                // Sessions of users who were removed or given another role
+                // end here.
+                state.sessions.retain(|_, (principal, _)| {
+                    file.users
+                        .iter()
+                        .any(|user| user.name == principal.name && user.role == principal.role)
+                });
                 state.file = file;
                 state.modified = now_modified;
                 state.verified.clear();
@@ -445,7 +452,8 @@ impl Authenticator {
     /// no failure.
     pub fn session(&self, token: &str) -> Option<Principal> {
         let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
-        let state = self.lock();
+        let mut state = self.lock();
+        self.refresh(&mut state);
         let (principal, expires) = state.sessions.get(&digest)?;
         (*expires > Instant::now()).then(|| principal.clone())
     }
