@@ -106,7 +106,8 @@ pub struct Scheduler {
 }
 
 impl Scheduler {
-    /// Opens a scheduler for `rules` (the caller leaves out disabled rules):
+    /// Opens a scheduler for `rules`, disabled ones included, because it
+    /// reads the rule states at each tick:
     /// reads each rule's last run from `HomesocRuleRuns`, the incidents and
     /// the result keys of recent alerts, and sets aside the rules whose
     /// query does not plan.
@@ -178,8 +179,24 @@ impl Scheduler {
         self.detector.reload_incidents().await?;
         let mut records = Vec::new();
 
+        // Rule states are read at every tick, so a rule disabled or enabled
+        // while the scheduler runs (from the web UI, the API or `homesoc
+        // rules`) stops or starts at the next tick.
+        let states = match crate::RuleStates::load(self.detector.workspace().root()) {
+            Ok(states) => Some(states),
+            Err(err) => {
+                warn!(error = %err, "cannot read the rule states; running every scheduled rule");
+                None
+            }
+        };
+        let disabled = |rule: &Rule| {
+            states
+                .as_ref()
+                .is_some_and(|states| !states.is_enabled(&rule.id))
+        };
+
         for (rule, reported) in &mut self.unplannable {
-            if !*reported {
+            if !*reported && !disabled(rule) {
                 records.push(
                     self.detector
                         .run_rule(rule, now_ticks, RunKind::Scheduled)
@@ -189,21 +206,16 @@ impl Scheduler {
             }
         }
 
-        // A rule disabled while the scheduler runs (from the web UI or
-        // `homesoc rules disable`) stops at the next tick.
-        let states = match crate::RuleStates::load(self.detector.workspace().root()) {
-            Ok(states) => Some(states),
-            Err(err) => {
-                warn!(error = %err, "cannot read the rule states; running every scheduled rule");
-                None
-            }
-        };
         for index in 0..self.rules.len() {
             let rule = self.rules[index].clone();
-            if states
-                .as_ref()
-                .is_some_and(|states| !states.is_enabled(&rule.id))
-            {
+            if disabled(&rule) {
+                // A disabled rule's schedule moves along with the clock, so
+                // enabling it runs it once at the next tick instead of
+                // replaying the runs it missed.
+                let frequency = rule.query_frequency.max(1);
+                let progress = self.progress.entry(rule.id.clone()).or_default();
+                progress.last_at = Some(now_ticks - frequency);
+                progress.ingested_until = Some(now_ticks);
                 continue;
             }
             let progress = self.progress.get(&rule.id).copied().unwrap_or_default();

@@ -164,3 +164,55 @@ async fn run_forever_stops_on_shutdown() {
         .unwrap();
     assert!(result.row_count() >= 1, "the first tick recorded a run");
 }
+
+fn hourly_rule() -> Rule {
+    let text = "id: hourly-1\nname: Failed logons\nseverity: Low\nkind: Scheduled\n\
+                queryFrequency: 1h\nqueryPeriod: 1h\ntriggerOperator: gt\ntriggerThreshold: 0\n\
+                query: \"SecurityEvent | where EventID == 4625 | summarize count() by Computer\"\n";
+    parse_rule(text, Path::new("hourly.yaml")).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn disabled_rule_skips_then_resumes_once() {
+    let folder = tempfile::tempdir().unwrap();
+    let workspace = Workspace::open(folder.path()).unwrap();
+    let start = ticks("2024-05-01T12:00:00Z");
+    let hour = 60 * TICKS_PER_MINUTE;
+    let options = SchedulerOptions {
+        start_ticks: Some(start),
+        ..SchedulerOptions::default()
+    };
+    let mut scheduler = Scheduler::open(
+        Engine::new(),
+        workspace.clone(),
+        vec![hourly_rule()],
+        options,
+    )
+    .await
+    .unwrap();
+
+    let mut states = detect::RuleStates::load(folder.path()).unwrap();
+    states.set_enabled("hourly-1", false);
+    states.save().unwrap();
+    let while_disabled = scheduler.run_due_once(start + 5 * hour).await.unwrap();
+    assert!(while_disabled.runs.is_empty(), "{:?}", while_disabled.runs);
+
+    // Enabled again, the rule runs once at the next tick rather than
+    // replaying the five hours it missed.
+    let mut states = detect::RuleStates::load(folder.path()).unwrap();
+    states.set_enabled("hourly-1", true);
+    states.save().unwrap();
+    let resumed = scheduler
+        .run_due_once(start + 5 * hour + TICKS_PER_MINUTE)
+        .await
+        .unwrap();
+    assert_eq!(resumed.runs.len(), 1, "{:?}", resumed.runs);
+    assert_eq!(resumed.runs[0].status, RunStatus::Succeeded);
+
+    // Then it keeps its hourly schedule.
+    let soon = scheduler
+        .run_due_once(start + 5 * hour + 2 * TICKS_PER_MINUTE)
+        .await
+        .unwrap();
+    assert!(soon.runs.is_empty());
+}

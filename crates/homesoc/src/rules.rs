@@ -30,6 +30,17 @@ pub(crate) fn enabled_rules(data_dir: &Path) -> anyhow::Result<Vec<Rule>> {
     source.select(data_dir, &[])
 }
 
+/// Every rule of the data folder's rules folder and the built-in pack,
+/// enabled or not, for the scheduler of `homesoc up`, which checks the
+/// rule states at each tick.
+pub(crate) fn all_rules(data_dir: &Path) -> anyhow::Result<Vec<Rule>> {
+    let source = RuleSource {
+        rules: None,
+        no_builtin: false,
+    };
+    source.load(data_dir)
+}
+
 /// The rules folder options.
 #[derive(Debug, Args)]
 pub struct RuleSource {

@@ -23,7 +23,7 @@ pub enum UsersCommand {
     Add {
         /// The sign-in name, such as `alice`.
         name: String,
-        /// What the user may do: reader, analyst (works incidents) or admin.
+        /// The role: reader, analyst (works incidents) or admin.
         #[arg(long, default_value = "analyst")]
         role: String,
         /// Read the password from standard input instead of generating one.

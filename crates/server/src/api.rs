@@ -129,7 +129,7 @@ pub async fn show_incident(
 /// A change to one incident, applied to the incident book.
 type Change = Box<dyn FnOnce(&mut IncidentBook) -> Result<(), DetectError> + Send>;
 
-/// Builds the change that `action` asks for from the request body.
+/// Builds the change that `action` requests from the request body.
 fn change_for(
     action: &str,
     number: i64,

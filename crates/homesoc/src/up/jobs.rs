@@ -29,14 +29,16 @@ impl BackgroundJob for RuleScheduler {
         mut shutdown: Shutdown,
     ) -> Pin<Box<dyn Future<Output = ()> + Send>> {
         Box::pin(async move {
-            let rules = match crate::rules::enabled_rules(&context.data_dir) {
+            // Disabled rules are loaded too: the scheduler skips them at
+            // each tick, so enabling one in the UI takes effect at once.
+            let rules = match crate::rules::all_rules(&context.data_dir) {
                 Ok(rules) => rules,
                 Err(err) => {
                     warn!(error = %err, "the rule scheduler has no rules to run");
                     return;
                 }
             };
-            info!(rules = rules.len(), "loaded the enabled rules");
+            info!(rules = rules.len(), "loaded the rules");
             let scheduler = match Scheduler::open(
                 context.engine.clone(),
                 context.workspace.clone(),
