@@ -36,8 +36,10 @@ pub struct Alert {
     pub sub_techniques: Vec<String>,
     /// When the run raised the alert (the run's instant), in ticks.
     pub time_generated: i64,
-    /// Earliest and latest `TimeGenerated` of the alert's result rows, or
-    /// the query window when the result has no `TimeGenerated` column.
+    /// Earliest and latest `TimeGenerated` of the alert's result rows.
+    /// Results without `TimeGenerated` use the first datetime column of
+    /// [`START_COLUMNS`] and [`END_COLUMNS`] they have (`StartTime`,
+    /// `EndTime`, ...), and results with none of them the query window.
     pub start_time: i64,
     pub end_time: i64,
     pub entities: Vec<Entity>,
@@ -148,12 +150,9 @@ fn build_alert(rule: &Rule, rows: &ResultRows<'_>, group: &[usize], run: RunInst
         .collect();
 
     let (techniques, sub_techniques) = split_techniques(&rule.relevant_techniques);
-    let times: Vec<i64> = group
-        .iter()
-        .filter_map(|&row| rows.datetime_ticks(row, "TimeGenerated"))
-        .collect();
-    let start_time = times.iter().copied().min().unwrap_or(run.window_start);
-    let end_time = times.iter().copied().max().unwrap_or(run.window_end);
+    let start_time =
+        activity_time(rows, group, START_COLUMNS, Iterator::min).unwrap_or(run.window_start);
+    let end_time = activity_time(rows, group, END_COLUMNS, Iterator::max).unwrap_or(run.window_end);
 
     let evidence: Vec<Value> = group
         .iter()
@@ -306,6 +305,45 @@ fn split_techniques(ids: &[String]) -> (Vec<String>, Vec<String>) {
         }
     }
     (techniques, sub_techniques)
+}
+
+/// Columns that give an alert's first activity when the result has no
+/// `TimeGenerated`, in order of preference. Published rules name the
+/// earliest event of a summarized result this way.
+pub const START_COLUMNS: &[&str] = &[
+    "TimeGenerated",
+    "StartTime",
+    "StartTimeUtc",
+    "FirstSeen",
+    "FirstEvent",
+    "Timestamp",
+];
+
+/// Columns that give an alert's last activity, as [`START_COLUMNS`].
+pub const END_COLUMNS: &[&str] = &[
+    "TimeGenerated",
+    "EndTime",
+    "EndTimeUtc",
+    "LastSeen",
+    "LastEvent",
+    "Timestamp",
+];
+
+/// Returns `pick` (min or max) over the first of `columns` that contains a
+/// datetime in any row of `group`.
+fn activity_time(
+    rows: &ResultRows<'_>,
+    group: &[usize],
+    columns: &[&str],
+    pick: fn(std::vec::IntoIter<i64>) -> Option<i64>,
+) -> Option<i64> {
+    columns.iter().find_map(|column| {
+        let times: Vec<i64> = group
+            .iter()
+            .filter_map(|&row| rows.datetime_ticks(row, column))
+            .collect();
+        pick(times.into_iter())
+    })
 }
 
 #[cfg(test)]
