@@ -78,6 +78,31 @@ fn demo_ui_in_chromium() {
         server.stdout_text()
     );
 
+    // A reader, to check what the UI refuses to that role. The server
+    // rereads its users file, so the user can be added while it runs.
+    let reader_password = "reader-password-for-the-ui-test";
+    let mut add_reader = Command::new(env!("CARGO_BIN_EXE_homesoc"))
+        .args(["--data-dir"])
+        .arg(&data_dir)
+        .args([
+            "users",
+            "add",
+            "viewer",
+            "--role",
+            "reader",
+            "--password-stdin",
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("homesoc users add runs");
+    {
+        use std::io::Write as _;
+        let mut stdin = add_reader.stdin.take().unwrap();
+        writeln!(stdin, "{reader_password}").unwrap();
+    }
+    assert!(add_reader.wait().unwrap().success(), "users add viewer");
+
     // Screenshots of an earlier run would pass for this run's.
     let screenshots = screenshot_dir();
     let _ = std::fs::remove_dir_all(&screenshots);
@@ -88,6 +113,8 @@ fn demo_ui_in_chromium() {
         .current_dir(&script_dir)
         .env("HOMESOC_URL", &server.url)
         .env("HOMESOC_PASSWORD", password.trim())
+        .env("READER_USER", "viewer")
+        .env("READER_PASSWORD", reader_password)
         .env("SCREENSHOT_DIR", &screenshots)
         .env("CHROMIUM_PROFILE", &profile)
         .output()
@@ -110,6 +137,7 @@ fn demo_ui_in_chromium() {
         "rules",
         "rule",
         "intel",
+        "reader-incident",
     ] {
         let file = screenshots.join(format!("{page}.png"));
         assert!(file.exists(), "missing screenshot {}", file.display());

@@ -28,6 +28,7 @@ use serde_json::{Value, json};
 
 use crate::app::{Shared, error, require};
 use crate::auth::{Principal, Role, Scope};
+use crate::incident_change::ChangeFailure;
 
 #[derive(Debug, Default, Deserialize)]
 pub struct ListQuery {
@@ -236,26 +237,16 @@ async fn apply_change(
     action: &str,
     change: Change,
 ) -> Response {
-    let _writes = state.incident_writes.lock().await;
-    let mut detector = match open_detector(state).await {
-        Ok(detector) => detector,
-        Err(refusal) => return refusal,
-    };
-    if detector.incidents().get(number).is_none() {
-        return not_found(&format!(
+    match crate::incident_change::apply(state, number, change).await {
+        Ok(((), incident)) => {
+            tracing::info!(number, action, user = %principal.name, "incident changed through the API");
+            Json(incident_json(&incident)).into_response()
+        }
+        Err(ChangeFailure::NotFound(_)) => not_found(&format!(
             "no incident number {number}; list them with GET /api/incidents"
-        ));
-    }
-    if let Err(err) = detector.change_incident(change) {
-        return bad_request(&err.to_string());
-    }
-    if let Err(err) = detector.commit().await {
-        return internal(err);
-    }
-    tracing::info!(number, action, user = %principal.name, "incident changed through the API");
-    match detector.incidents().get(number) {
-        Some(incident) => Json(incident_json(incident)).into_response(),
-        None => internal("the changed incident is missing"),
+        )),
+        Err(ChangeFailure::Refused(err)) => bad_request(&err.to_string()),
+        Err(ChangeFailure::Store(err)) => internal(err),
     }
 }
 
@@ -272,9 +263,9 @@ pub async fn list_rules(
         Ok(states) => states,
         Err(err) => return internal(err),
     };
-    let last_runs: BTreeMap<String, crate::ui::rules::LastRun> =
-        crate::ui::rules::last_runs(&state).await;
-    let rules: Vec<Value> = crate::ui::rules::load_rules(&state)
+    let last_runs: BTreeMap<String, crate::rule_catalog::LastRun> =
+        crate::rule_catalog::last_runs(&state).await;
+    let rules: Vec<Value> = crate::rule_catalog::load_rules(&state)
         .iter()
         .map(|rule| {
             let last_run = last_runs.get(&rule.id).map(|run| {
@@ -320,7 +311,7 @@ pub async fn set_rule_enabled(
             ));
         }
     };
-    if !crate::ui::rules::load_rules(&state)
+    if !crate::rule_catalog::load_rules(&state)
         .iter()
         .any(|rule| rule.id == id)
     {

@@ -36,6 +36,22 @@ pub struct AppState {
     pub incident_writes: Arc<tokio::sync::Mutex<()>>,
     /// The web UI's per-process secrets.
     pub ui: crate::ui::UiState,
+    /// Runs after a feed pull started from the web UI.
+    pub after_pull: Option<crate::up::AfterPull>,
+}
+
+impl AppState {
+    /// The context a background job or an [`crate::up::AfterPull`] hook
+    /// gets, made from this state.
+    pub fn job_context(&self) -> crate::up::JobContext {
+        crate::up::JobContext {
+            data_dir: self.data_dir.clone(),
+            workspace: self.workspace.clone(),
+            engine: self.engine.clone(),
+            metrics: self.metrics.clone(),
+            incident_writes: self.incident_writes.clone(),
+        }
+    }
 }
 
 /// The shared state as handlers receive it.

@@ -42,7 +42,19 @@ pub struct UpOptions {
     pub syslog: SyslogAddresses,
     /// Jobs to run beside the server, such as the rule scheduler.
     pub jobs: Vec<Box<dyn BackgroundJob>>,
+    /// Runs after a feed pull that the web UI started, such as a
+    /// retro-hunt of the new indicators.
+    pub after_pull: Option<AfterPull>,
 }
+
+/// Work to do after a feed pull outside the intel refresher's schedule,
+/// given the pull's report. It takes the incident lock itself when it
+/// writes incidents.
+pub type AfterPull = Arc<
+    dyn Fn(JobContext, Vec<intel::PullReport>) -> Pin<Box<dyn Future<Output = ()> + Send>>
+        + Send
+        + Sync,
+>;
 
 /// What a background job gets: the workspace (whose catalogs include the
 /// live rows), an engine, and the metrics to count its runs in.
@@ -183,6 +195,7 @@ pub async fn run(options: UpOptions) -> Result<(), ServerError> {
         syslog_metrics: syslog.as_ref().map(|listeners| listeners.metrics()),
         incident_writes: incident_writes.clone(),
         ui: crate::ui::UiState::new(),
+        after_pull: options.after_pull.clone(),
     });
 
     let listener = std::net::TcpListener::bind(address)

@@ -339,6 +339,20 @@ fn tabular_binding(value: &ast::Expr) -> Result<Binding, EngineError> {
     }
 }
 
+/// Returns the names of every scalar and aggregate function the planner
+/// knows, sorted and without repeats, for editors' autocompletion.
+pub fn function_names() -> Vec<&'static str> {
+    let mut names: Vec<&'static str> = functions::SCALAR_FUNCTIONS
+        .iter()
+        .copied()
+        .chain(crate::functions::json_functions().map(|function| function.name))
+        .chain(summarize::AGGREGATES.iter().copied())
+        .collect();
+    names.sort_unstable();
+    names.dedup();
+    names
+}
+
 /// Suggests the closest candidate to a misspelled name, if one is close.
 pub(crate) fn suggest<'n>(
     name: &str,

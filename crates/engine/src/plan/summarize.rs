@@ -19,7 +19,7 @@ use crate::error::EngineError;
 use crate::udf;
 use crate::value;
 
-const AGGREGATES: &[&str] = &[
+pub(crate) const AGGREGATES: &[&str] = &[
     "count",
     "countif",
     "dcount",

@@ -116,7 +116,7 @@ impl BackgroundJob for IntelRefresher {
 
 /// Hunts the indicators that `reports` added or updated over all stored
 /// events, so that indicators pulled now raise alerts on earlier events.
-async fn retro_hunt(context: &JobContext, reports: &[intel::PullReport]) {
+pub(super) async fn retro_hunt(context: &JobContext, reports: &[intel::PullReport]) {
     let _incident_writes = context.incident_writes.lock().await;
     match hunt_after_pulls(&context.data_dir, context.workspace.clone(), reports).await {
         Ok(Some(hunt)) => info!(

@@ -6,6 +6,7 @@ mod jobs;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use clap::Args;
 
@@ -111,6 +112,9 @@ pub async fn run(data_dir: &Path, data_dir_given: bool, args: UpArgs) -> anyhow:
             Box::new(jobs::IntelRefresher),
             Box::new(jobs::NotificationDelivery),
         ],
+        after_pull: Some(Arc::new(|context, reports| {
+            Box::pin(async move { jobs::retro_hunt(&context, &reports).await })
+        })),
     })
     .await?;
     Ok(ExitCode::SUCCESS)

@@ -1,6 +1,7 @@
 // Drives the homesoc web UI of a running `homesoc up --demo` in Debian's
 // chromium. Run by crates/homesoc/tests/ui.rs, which sets HOMESOC_URL,
-// HOMESOC_PASSWORD, SCREENSHOT_DIR and CHROMIUM_PROFILE.
+// HOMESOC_PASSWORD, SCREENSHOT_DIR, CHROMIUM_PROFILE, and READER_USER with
+// READER_PASSWORD for a user with the reader role.
 import assert from "node:assert/strict";
 import { mkdirSync } from "node:fs";
 import path from "node:path";
@@ -10,7 +11,10 @@ const base = process.env.HOMESOC_URL;
 const password = process.env.HOMESOC_PASSWORD;
 const shots = process.env.SCREENSHOT_DIR;
 const profile = process.env.CHROMIUM_PROFILE;
-assert.ok(base && password && shots && profile, "set HOMESOC_URL, HOMESOC_PASSWORD, SCREENSHOT_DIR and CHROMIUM_PROFILE");
+const readerUser = process.env.READER_USER;
+const readerPassword = process.env.READER_PASSWORD;
+assert.ok(base && password && shots && profile && readerUser && readerPassword,
+  "set HOMESOC_URL, HOMESOC_PASSWORD, SCREENSHOT_DIR, CHROMIUM_PROFILE, READER_USER and READER_PASSWORD");
 mkdirSync(profile, { recursive: true });
 
 const context = await chromium.launchPersistentContext(profile, {
@@ -73,7 +77,7 @@ try {
   log("signed in");
 
   // The demo incidents appear within a minute or two of start.
-  const wanted = [/failed logons from 203\.0\.113\.45/, /Successful logon after repeated failures/, /is indicator .* from Demo honeypot attackers/, /Service Update Service Helper installed/];
+  const wanted = [/failed logons from 203\.0\.113\.45/, /Successful logon after repeated failures/, /is a threat-intelligence indicator of Demo honeypot attackers/, /Service Update Service Helper installed/];
   const deadline = Date.now() + 150_000;
   let queue = "";
   for (;;) {
@@ -95,6 +99,22 @@ try {
   assert.ok(severities.length > 0 && severities.every((s) => s === "High"), `High filter: ${severities}`);
   log("severity filter works");
 
+  // Sort and paging: oldest first, two incidents per page.
+  const numbers = () => page.$$eval("#incident-queue tbody tr td:nth-child(1)", (cells) => cells.map((c) => Number(c.textContent.trim())));
+  await page.goto(`${base}/ui/incidents?sort=oldest&per=2`);
+  const firstPage = await numbers();
+  assert.equal(firstPage.length, 2, `rows on page 1: ${firstPage}`);
+  assert.ok(firstPage[0] < firstPage[1], `oldest first: ${firstPage}`);
+  assert.match(await page.textContent("nav.pager"), /Page 1 of [2-9]/);
+  await Promise.all([page.waitForURL(/page=2/), page.click("nav.pager >> text=Next")]);
+  const secondPage = await numbers();
+  assert.ok(secondPage.length >= 1 && secondPage[0] > firstPage[1], `page 2 goes on: ${firstPage} then ${secondPage}`);
+  await page.goto(`${base}/ui/incidents?sort=severity`);
+  const rank = { High: 0, Medium: 1, Low: 2, Informational: 3 };
+  const bySeverity = await page.$$eval("#incident-queue tbody tr td:nth-child(3)", (cells) => cells.map((c) => c.textContent.trim()));
+  assert.ok(bySeverity.every((s, i) => i === 0 || rank[bySeverity[i - 1]] <= rank[s]), `severity order: ${bySeverity}`);
+  log("sort and paging");
+
   // A POST without the CSRF token is refused, with a valid session.
   const firstLink = await page.$eval("#incident-queue tbody tr a", (a) => a.getAttribute("href"));
   const forged = await page.request.post(`${base}${firstLink}/assign`, { form: { owner: "mallory" }, maxRedirects: 0 });
@@ -115,7 +135,11 @@ try {
   assert.ok(timelineRows.length > 10, `timeline rows: ${timelineRows.length}`);
   log("incident page shows entities, intel match, evidence and timeline");
 
-  // Assign, comment, then close with a classification.
+  // Change the status, then assign, comment and close with a classification.
+  await page.selectOption("#status", "Active");
+  await Promise.all([page.waitForURL(/done=/), page.click("#status-form button")]);
+  assert.equal((await page.textContent("#incident-status")).trim(), "Active");
+  assert.doesNotMatch(await page.textContent("#incident-facts"), /[0-9a-f]{8}-[0-9a-f]{4}-/, "rules are shown by name");
   await page.fill("#owner", "analyst1");
   await Promise.all([page.waitForURL(/done=Assigned/), page.click("#assign-form button")]);
   assert.equal((await page.textContent("#incident-owner")).trim(), "analyst1");
@@ -143,7 +167,31 @@ try {
   const csv = await page.request.get(`${base}/ui/logs/download?q=${encodeURIComponent("SecurityEvent | take 3 | project EventID")}&range=all&format=csv`);
   assert.equal(csv.status(), 200);
   assert.equal((await csv.text()).trim().split("\n").length, 4, "CSV header and 3 rows");
-  log("query grid, chart and CSV download");
+  const json = await page.request.get(`${base}/ui/logs/download?q=${encodeURIComponent("SecurityEvent | take 3 | project EventID, TimeGenerated")}&range=all&format=json`);
+  assert.equal(json.status(), 200);
+  const document = await json.json();
+  assert.deepEqual(document.columns.map((c) => [c.name, c.type]), [["EventID", "int"], ["TimeGenerated", "datetime"]]);
+  assert.equal(document.rows.length, 3, "JSON has 3 rows");
+  log("query grid, chart, CSV and JSON download");
+
+  // Autocompletion: a table at the start, an operator after a pipe, a
+  // column of the table named in the query.
+  await page.fill("#kql", "");
+  await page.focus("#kql");
+  await page.keyboard.type("SecurityEv");
+  await page.waitForSelector("#kql-suggestions li >> text=SecurityEvent");
+  await page.keyboard.press("Enter");
+  assert.equal(await page.inputValue("#kql"), "SecurityEvent");
+  await page.keyboard.type(" | summ");
+  await page.waitForSelector("#kql-suggestions li >> text=summarize");
+  await page.keyboard.press("Tab");
+  await page.keyboard.type(" count() by TargetUserN");
+  await page.waitForSelector("#kql-suggestions li >> text=TargetUserName");
+  await shot("logs-completion");
+  await page.keyboard.press("Enter");
+  assert.equal(await page.inputValue("#kql"), "SecurityEvent | summarize count() by TargetUserName");
+  assert.ok(await page.isHidden("#kql-suggestions"), "the list closes after a choice");
+  log("autocompletion of tables, operators and columns");
 
   // A syntax error is underlined at the span the server reports.
   await page.fill("#kql", "SecurityEvent | whre EventID == 4625");
@@ -166,7 +214,7 @@ try {
   log("rule disabled");
   await page.click("text=Brute force of Windows logons from one address");
   await Promise.all([page.waitForSelector("#backtest-result"), page.click("#backtest-form button")]);
-  assert.match(await page.textContent("#backtest-result"), /[1-9]\d* alerts would have fired/);
+  assert.match(await page.textContent("#backtest-result"), /[1-9]\d* alerts? would have fired/);
   await shot("rule");
   log("backtest shows alerts");
 
@@ -187,11 +235,38 @@ try {
   await shot("overview");
   log("overview");
 
+  // Every page has the favicon.
+  const icon = await page.request.get(`${base}/favicon.ico`);
+  assert.equal(icon.status(), 200);
+  assert.match(icon.headers()["content-type"], /image\/svg\+xml/);
+
   // Sign out: the session ends.
   await Promise.all([page.waitForURL(/\/ui\/login$/), page.click("header .signout button")]);
   await page.goto(`${base}/ui/incidents`);
   assert.match(page.url(), /\/ui\/login\?next=/, "signed out");
   log("signed out");
+
+  // A reader sees incidents and rules but cannot change them.
+  await page.fill("#user", readerUser);
+  await page.fill("#password", readerPassword);
+  await Promise.all([page.waitForURL(/\/ui\/incidents$/), page.click("button[type=submit]")]);
+  assert.match(await page.textContent("header .who"), /reader/);
+  await page.click("#incident-queue tbody tr a");
+  await page.waitForSelector("#incident-facts");
+  assert.equal(await page.$("#assign-form"), null, "no actions for a reader");
+  await shot("reader-incident");
+  const token = await page.$eval("header .signout input[name=csrf]", (input) => input.value);
+  const readerAssign = await page.request.post(`${page.url().split("?")[0]}/assign`, { form: { owner: "viewer", csrf: token }, maxRedirects: 0 });
+  assert.equal(readerAssign.status(), 403, "a reader cannot assign");
+  await page.goto(`${base}/ui/rules`);
+  assert.equal(await page.$("button:has-text('Disable')"), null, "no rule toggles for a reader");
+  const ruleLink = await page.$eval("table a[href^='/ui/rules/']", (a) => a.getAttribute("href"));
+  const readerToggle = await page.request.post(`${base}${ruleLink}/enabled`, { form: { enabled: "false", csrf: token }, maxRedirects: 0 });
+  assert.equal(readerToggle.status(), 403, "a reader cannot disable a rule");
+  await page.goto(`${base}/ui/intel`);
+  assert.equal(await page.$("button:has-text('Pull now')"), null, "no pull button for a reader");
+  await Promise.all([page.waitForURL(/\/ui\/login$/), page.click("header .signout button")]);
+  log("reader restrictions");
   console.log("browser test passed");
 } catch (error) {
   console.error(`failed at step after "${step}": ${error.stack || error}`);

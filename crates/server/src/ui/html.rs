@@ -77,7 +77,7 @@ pub fn document(title: &str, body: &str) -> Response {
     let text = format!(
         r##"<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{title} - homesoc</title><link rel="stylesheet" href="/ui/assets/app.css"><script src="/ui/assets/app.js" defer></script></head>
+<title>{title} - homesoc</title><link rel="icon" href="/ui/assets/favicon.svg" type="image/svg+xml"><link rel="stylesheet" href="/ui/assets/app.css"><script src="/ui/assets/app.js" defer></script></head>
 <body><a class="skip" href="#main">Skip to content</a>{body}</body></html>"##,
         title = escape(title),
     );
@@ -110,6 +110,39 @@ pub fn time(ticks: i64) -> String {
     chrono::DateTime::from_timestamp(ticks.div_euclid(10_000_000), 0)
         .map(|time| time.format("%Y-%m-%d %H:%M:%S").to_string())
         .unwrap_or_default()
+}
+
+/// Formats a span of 100 ns ticks in words, largest units first:
+/// `1 hour`, `14 days`, `1 day 6 hours`; 90 seconds is `1 minute 30 seconds`.
+pub fn duration(ticks: i64) -> String {
+    const UNITS: [(i64, &str); 4] = [
+        (86_400, "day"),
+        (3_600, "hour"),
+        (60, "minute"),
+        (1, "second"),
+    ];
+    let mut seconds = ticks.max(0) / 10_000_000;
+    if seconds == 0 {
+        return "0 seconds".to_string();
+    }
+    let mut parts = Vec::new();
+    for (size, noun) in UNITS {
+        if seconds >= size {
+            parts.push(counted((seconds / size) as u64, noun));
+            seconds %= size;
+        }
+    }
+    parts.join(" ")
+}
+
+/// Formats a count with its noun, in the plural unless the count is one:
+/// `counted(1, "alert")` is `1 alert`, `counted(3, "alert")` is `3 alerts`.
+pub fn counted(count: u64, noun: &str) -> String {
+    if count == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{count} {noun}s")
+    }
 }
 
 /// Renders a status message box, for the outcome of an action.

@@ -2,6 +2,7 @@
 //! matches, evidence rows, a timeline of the entities' events, comments,
 //! and the analyst's actions (assign, change status, comment, close).
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use axum::Form;
@@ -16,6 +17,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::app::{AppState, Shared};
+use crate::rule_catalog::load_rules;
 use crate::ui::data::{self, kql_string, now_ticks};
 use crate::ui::html::{self, Nav, csrf_field, escape, notice, options, time};
 use crate::ui::incidents::severity_class;
@@ -82,7 +84,11 @@ pub async fn page(
     if let Some(error) = &query.error {
         body.push_str(&notice("error", error));
     }
-    body.push_str(&summary(&incident));
+    let rule_names: BTreeMap<String, String> = load_rules(&state)
+        .into_iter()
+        .map(|rule| (rule.id, rule.name))
+        .collect();
+    body.push_str(&summary(&incident, &rule_names));
     if session.can_work_incidents() {
         body.push_str(&actions(&incident, &session));
     }
@@ -111,7 +117,9 @@ async fn read_incident(state: &AppState, number: i64) -> Result<Option<Incident>
     Ok(detector.incidents().get(number).cloned())
 }
 
-fn summary(incident: &Incident) -> String {
+/// Renders the incident's facts; `rule_names` maps rule ids to names
+/// (a rule no longer loaded shows its id).
+fn summary(incident: &Incident, rule_names: &BTreeMap<String, String>) -> String {
     let mut out = format!(
         r#"<dl class="facts" id="incident-facts"><dt>Status</dt><dd id="incident-status">{status}</dd><dt>Severity</dt><dd><span class="badge {class}">{severity}</span></dd><dt>Owner</dt><dd id="incident-owner">{owner}</dd><dt>Created</dt><dd>{created} UTC</dd><dt>Activity</dt><dd>{first} to {last} UTC</dd><dt>Tactics</dt><dd>{tactics}</dd><dt>Rules</dt><dd>{rules}</dd>"#,
         status = incident.status.as_str(),
@@ -128,7 +136,7 @@ fn summary(incident: &Incident) -> String {
             .map(|id| format!(
                 r#"<a href="/ui/rules/{}">{}</a>"#,
                 url_encode(id),
-                escape(id)
+                escape(rule_names.get(id).map_or(id.as_str(), String::as_str))
             ))
             .collect::<Vec<_>>()
             .join(", "),
@@ -516,7 +524,7 @@ pub async fn act(
         }
     };
 
-    let outcome = write_change(&state, change).await;
+    let outcome = write_change(&state, number, change).await;
     if let Err(message) = &outcome {
         tracing::warn!(number, action = %action, error = %message, "incident change failed");
     } else {
@@ -525,18 +533,12 @@ pub async fn act(
     back(number, outcome)
 }
 
-/// Applies one change and appends the incident's new row, holding the
-/// incident write lock so that the rule scheduler cannot interleave.
-async fn write_change(state: &AppState, change: Change) -> Result<String, String> {
-    let _writes = state.incident_writes.lock().await;
-    let mut detector = Detector::open(state.engine.clone(), state.workspace.clone())
+/// Applies one change and appends the incident's new row.
+async fn write_change(state: &AppState, number: i64, change: Change) -> Result<String, String> {
+    crate::incident_change::apply(state, number, change)
         .await
-        .map_err(|err| err.to_string())?;
-    let message = detector
-        .change_incident(change)
-        .map_err(|err| err.to_string())?;
-    detector.commit().await.map_err(|err| err.to_string())?;
-    Ok(message)
+        .map(|(message, _)| message)
+        .map_err(|failure| failure.to_string())
 }
 
 fn back(number: i64, outcome: Result<String, String>) -> Response {

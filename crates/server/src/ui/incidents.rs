@@ -39,6 +39,35 @@ pub struct QueueQuery {
     sort: String,
     #[serde(default)]
     page: Option<usize>,
+    /// Incidents per page: 1 to 100, 25 when empty.
+    #[serde(default)]
+    per: String,
+}
+
+/// Page sizes the queue's form offers.
+const PAGE_SIZES: [(&str, &str); 3] = [("", "25"), ("50", "50"), ("100", "100")];
+
+/// Renders the page size choices, with a size given in the address that
+/// the list lacks (such as `per=2`) added, so that Apply keeps it.
+fn page_size_options(per: &str) -> String {
+    let mut sizes: Vec<(&str, &str)> = PAGE_SIZES.to_vec();
+    if !sizes.iter().any(|(value, _)| *value == per) && page_size(per).is_ok() {
+        sizes.insert(0, (per, per));
+    }
+    options(&sizes, per)
+}
+
+/// Returns the page size of a `per` parameter: 1 to 100, 25 when empty.
+fn page_size(per: &str) -> Result<usize, String> {
+    match per {
+        "" => Ok(PAGE_SIZE),
+        text => match text.parse::<usize>() {
+            Ok(size) if (1..=100).contains(&size) => Ok(size),
+            _ => Err(format!(
+                "invalid page size `{text}`: use a number from 1 to 100"
+            )),
+        },
+    }
 }
 
 /// Reads the current state of every incident.
@@ -152,16 +181,22 @@ pub async fn page(
         .collect();
     sort(&mut selected, &query.sort);
 
+    let size = match page_size(&query.per) {
+        Ok(size) => size,
+        Err(message) => return refusal(StatusCode::BAD_REQUEST, &message),
+    };
     let total = selected.len();
-    let pages = total.div_ceil(PAGE_SIZE).max(1);
+    let pages = total.div_ceil(size).max(1);
     let page = query.page.unwrap_or(1).clamp(1, pages);
-    let shown = &selected[(page - 1) * PAGE_SIZE..(page * PAGE_SIZE).min(total)];
+    let shown = &selected[(page - 1) * size..(page * size).min(total)];
 
     let mut body = String::from("<h1>Incidents</h1>");
     body.push_str(&filter_form(&query));
     let _ = write!(
         body,
-        r#"<p class="count" id="incident-count">{total} incidents match.</p>"#
+        r#"<p class="count" id="incident-count">{} {}.</p>"#,
+        html::counted(total as u64, "incident"),
+        if total == 1 { "matches" } else { "match" }
     );
     body.push_str(&queue_table(shown));
     body.push_str(&pager(&query, page, pages));
@@ -204,6 +239,7 @@ fn filter_form(query: &QueueQuery) -> String {
 <label>Created <select name="created">{created}</select></label>
 <label>Rule <input name="rule" value="{rule}" placeholder="rule id or title" size="16"></label>
 <label>Sort <select name="sort">{sort}</select></label>
+<label>Per page <select name="per">{per}</select></label>
 <button type="submit">Apply</button></form>"#,
         status = options(&statuses, &query.status),
         severity = options(&severities, &query.severity),
@@ -211,6 +247,7 @@ fn filter_form(query: &QueueQuery) -> String {
         created = options(&created, &query.created),
         rule = escape(&query.rule),
         sort = options(&sorts, &query.sort),
+        per = page_size_options(&query.per),
     )
 }
 
@@ -256,13 +293,14 @@ fn pager(query: &QueueQuery, page: usize, pages: usize) -> String {
     }
     let link = |target: usize| {
         format!(
-            "/ui/incidents?status={}&severity={}&owner={}&created={}&rule={}&sort={}&page={target}",
+            "/ui/incidents?status={}&severity={}&owner={}&created={}&rule={}&sort={}&per={}&page={target}",
             url_encode(&query.status),
             url_encode(&query.severity),
             url_encode(&query.owner),
             url_encode(&query.created),
             url_encode(&query.rule),
             url_encode(&query.sort),
+            url_encode(&query.per),
         )
     };
     let mut out = String::from(r#"<nav class="pager" aria-label="Pages">"#);

@@ -252,8 +252,9 @@ async fn search_section(
     let shown = &found[..found.len().min(SEARCH_LIMIT)];
     let _ = write!(
         out,
-        r#"<p class="count" id="indicator-count">{} indicators match{}.</p>"#,
-        found.len(),
+        r#"<p class="count" id="indicator-count">{} {}{}.</p>"#,
+        html::counted(found.len() as u64, "indicator"),
+        if found.len() == 1 { "matches" } else { "match" },
         if found.len() > SEARCH_LIMIT {
             format!("; the first {SEARCH_LIMIT} are shown")
         } else {
@@ -303,9 +304,9 @@ async fn search_section(
                         kql_string(ip)
                     );
                     format!(
-                        r#"<a href="/ui/logs?range=all&q={}">{} events</a>, last {}"#,
+                        r#"<a href="/ui/logs?range=all&q={}">{}</a>, last {}"#,
                         url_encode(&logs_query),
-                        count,
+                        html::counted(*count as u64, "event"),
                         escape(last)
                     )
                 }
@@ -366,6 +367,13 @@ pub async fn pull(
         let _writes = state.incident_writes.lock().await;
         intel::pull_feed(&state.workspace, &fetcher, &feeds, &feed).await
     };
+    // Hunt the new indicators over stored events at once, as the
+    // refresher does after its scheduled pulls.
+    if let (Ok(report), Some(after_pull)) = (&outcome, &state.after_pull)
+        && report.result != PullResult::Failed
+    {
+        after_pull(state.job_context(), vec![report.clone()]).await;
+    }
     let target = match outcome {
         Ok(report) if report.result == PullResult::Failed => format!(
             "/ui/intel?error={}",

@@ -192,8 +192,9 @@ fn render_results(text: &str, range: &str, page: usize, result: &engine::QueryRe
     let mut out = String::from(r#"<section aria-labelledby="results-heading" id="results">"#);
     let _ = write!(
         out,
-        r#"<h2 id="results-heading">Results</h2><p class="count" id="result-count">{total} rows.
+        r#"<h2 id="results-heading">Results</h2><p class="count" id="result-count">{rows}.
 <a href="/ui/logs/download?{csv}" download>Download CSV</a> <a href="/ui/logs/download?{json}" download>Download JSON</a></p>"#,
+        rows = html::counted(total as u64, "row"),
         csv = escape(&link("&format=csv")),
         json = escape(&link("&format=json")),
     );
@@ -286,6 +287,75 @@ pub async fn download(
             ),
         ],
         body,
+    )
+        .into_response()
+}
+
+/// Tabular operators offered after a pipe, in the editor's autocompletion.
+const OPERATORS: &[&str] = &[
+    "where",
+    "project",
+    "project-away",
+    "project-rename",
+    "project-reorder",
+    "project-keep",
+    "extend",
+    "summarize",
+    "sort by",
+    "order by",
+    "top",
+    "take",
+    "limit",
+    "count",
+    "distinct",
+    "join",
+    "union",
+    "lookup",
+    "mv-expand",
+    "parse",
+    "parse-where",
+    "make-series",
+    "render",
+    "as",
+    "invoke",
+    "evaluate",
+    "sample",
+    "serialize",
+    "getschema",
+    "search",
+    "facet",
+];
+
+/// `GET /ui/logs/schema`: the names the editor completes, as JSON:
+/// `{"tables": {"SecurityEvent": ["Account", ...]}, "functions": [...],
+/// "operators": [...]}`. The tables are all tables homesoc defines, with
+/// rows or without.
+pub async fn schema(State(state): State<Shared>, headers: HeaderMap) -> Response {
+    if session::current(&state, &headers).is_none() {
+        return refusal(
+            StatusCode::UNAUTHORIZED,
+            "sign in at /ui/login to read the table schemas",
+        );
+    }
+    let tables: serde_json::Map<String, serde_json::Value> = store::tables::ALL_TABLES
+        .iter()
+        .chain(store::reference_tables::REFERENCE_TABLES.iter())
+        .map(|table| {
+            let columns: Vec<&str> = table.columns.iter().map(|column| column.name).collect();
+            (table.name.to_string(), serde_json::json!(columns))
+        })
+        .collect();
+    let body = serde_json::json!({
+        "tables": tables,
+        "functions": engine::plan::function_names(),
+        "operators": OPERATORS,
+    });
+    (
+        [
+            (header::CONTENT_TYPE, "application/json"),
+            (header::CACHE_CONTROL, "private, max-age=300"),
+        ],
+        body.to_string(),
     )
         .into_response()
 }

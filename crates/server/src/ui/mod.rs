@@ -34,6 +34,7 @@ pub use session::UiState;
 
 const STYLESHEET: &str = include_str!("assets/app.css");
 const SCRIPT: &str = include_str!("assets/app.js");
+const ICON: &str = include_str!("assets/favicon.svg");
 
 /// Builds the UI's routes, merged into the server's router.
 pub fn routes() -> Router<Shared> {
@@ -47,6 +48,7 @@ pub fn routes() -> Router<Shared> {
         .route("/ui/incidents/{number}/{action}", post(incident::act))
         .route("/ui/logs", get(logs::page))
         .route("/ui/logs/download", get(logs::download))
+        .route("/ui/logs/schema", get(logs::schema))
         .route("/ui/rules", get(rules::page))
         .route("/ui/rules/{id}", get(rules::rule_page))
         .route("/ui/rules/{id}/enabled", post(rules::set_enabled))
@@ -55,6 +57,8 @@ pub fn routes() -> Router<Shared> {
         .route("/ui/intel/feeds/{name}/pull", post(intel::pull))
         .route("/ui/assets/app.css", get(stylesheet))
         .route("/ui/assets/app.js", get(script))
+        .route("/ui/assets/favicon.svg", get(icon))
+        .route("/favicon.ico", get(icon))
 }
 
 async fn stylesheet() -> Response {
@@ -63,6 +67,10 @@ async fn stylesheet() -> Response {
 
 async fn script() -> Response {
     asset("text/javascript; charset=utf-8", SCRIPT)
+}
+
+async fn icon() -> Response {
+    asset("image/svg+xml", ICON)
 }
 
 fn asset(content_type: &'static str, body: &'static str) -> Response {

@@ -149,9 +149,9 @@ async fn failed_logons(state: &AppState) -> String {
 }
 
 async fn rule_health(state: &AppState) -> String {
-    let rules = crate::ui::rules::load_rules(state);
+    let rules = crate::rule_catalog::load_rules(state);
     let states = RuleStates::load(&state.data_dir).ok();
-    let runs = crate::ui::rules::last_runs(state).await;
+    let runs = crate::rule_catalog::last_runs(state).await;
     let mut out = String::from(
         r#"<section aria-labelledby="rule-health-heading"><h2 id="rule-health-heading">Rule health</h2><table class="grid"><caption>Last run of each rule</caption><thead><tr><th scope="col">Rule</th><th scope="col">State</th><th scope="col">Last run (UTC)</th><th scope="col">Outcome</th></tr></thead><tbody>"#,
     );
@@ -168,7 +168,11 @@ async fn rule_health(state: &AppState) -> String {
                     escape(&run.error)
                 )
             }
-            Some(run) => format!("{}, {} alerts", escape(&run.status), run.alerts),
+            Some(run) => format!(
+                "{}, {}",
+                escape(&run.status),
+                html::counted(run.alerts as u64, "alert")
+            ),
             None => "never run".to_string(),
         };
         let _ = write!(

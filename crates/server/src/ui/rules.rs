@@ -1,7 +1,6 @@
 //! Rules: the list with enable and disable, the last run of each, a page
 //! per rule with its query, and a backtest of the rule over a past period.
 
-use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use axum::Form;
@@ -13,6 +12,7 @@ use detect::{Detector, Rule, RuleStates};
 use serde::Deserialize;
 
 use crate::app::{AppState, Shared};
+use crate::rule_catalog::{last_runs, load_rules};
 use crate::ui::data::{self, kql_string, now_ticks};
 use crate::ui::html::{self, Nav, csrf_field, escape, options, time};
 use crate::ui::incidents::severity_class;
@@ -40,43 +40,6 @@ pub struct BacktestForm {
     hours: String,
 }
 
-/// The last run of one rule, from `HomesocRuleRuns`.
-pub(crate) struct LastRun {
-    pub(crate) time: String,
-    pub(crate) status: String,
-    pub(crate) error: String,
-    pub(crate) alerts: f64,
-}
-
-pub(crate) fn load_rules(state: &AppState) -> Vec<Rule> {
-    let set = detect::builtin::data_dir_rules(&state.data_dir);
-    for error in &set.errors {
-        tracing::warn!(error = %error, "skipped rule file");
-    }
-    set.rules
-}
-
-pub(crate) async fn last_runs(state: &AppState) -> BTreeMap<String, LastRun> {
-    let rows = data::rows(
-        state,
-        "HomesocRuleRuns | where RunKind != 'Backtest' | summarize arg_max(StartedTime, *) by RuleId | project RuleId, TimeGenerated, Status, Error, Alerts",
-    )
-    .await;
-    (0..rows.len())
-        .map(|row| {
-            (
-                rows.text(row, "RuleId"),
-                LastRun {
-                    time: rows.text(row, "TimeGenerated"),
-                    status: rows.text(row, "Status"),
-                    error: rows.text(row, "Error"),
-                    alerts: rows.number(row, "Alerts"),
-                },
-            )
-        })
-        .collect()
-}
-
 /// `GET /ui/rules`.
 pub async fn page(State(state): State<Shared>, headers: HeaderMap) -> Response {
     let session = match session::require(&state, &headers, "/ui/rules") {
@@ -102,7 +65,11 @@ pub async fn page(State(state): State<Shared>, headers: HeaderMap) -> Response {
                 escape(&run.status),
                 escape(&run.error)
             ),
-            Some(run) => format!("{}, {} alerts", escape(&run.status), run.alerts),
+            Some(run) => format!(
+                "{}, {}",
+                escape(&run.status),
+                html::counted(run.alerts as u64, "alert")
+            ),
             None => "never run".to_string(),
         };
         let _ = write!(
@@ -114,7 +81,7 @@ pub async fn page(State(state): State<Shared>, headers: HeaderMap) -> Response {
             class = severity_class(rule.severity),
             severity = rule.severity.as_str(),
             kind = rule.kind.as_str(),
-            every = detect::timespan::format_iso8601(rule.query_frequency),
+            every = html::duration(rule.query_frequency),
             toggle = toggle(&session, rule, enabled),
             last = escape(run.map(|run| run.time.as_str()).unwrap_or("-")),
         );
@@ -231,8 +198,8 @@ async fn rule_details(state: &AppState, session: &Session, rule: &Rule, extra: &
         id = escape(&rule.id),
         severity = rule.severity.as_str(),
         kind = rule.kind.as_str(),
-        frequency = detect::timespan::format_iso8601(rule.query_frequency),
-        period = detect::timespan::format_iso8601(rule.query_period),
+        frequency = html::duration(rule.query_frequency),
+        period = html::duration(rule.query_period),
         state = if enabled { "Enabled" } else { "Disabled" },
         tactics = escape(&rule.tactics.join(", ")),
         source = escape(&rule.source.display().to_string()),
@@ -286,8 +253,13 @@ pub async fn backtest(
         },
     };
     let to = now_ticks();
-    let from = to - hours * TICKS_PER_HOUR;
-    let outcome = run_backtest(&state, &rule, from, to).await;
+    let last_instant = last_scheduled_instant(&state, &rule).await;
+    let from = aligned_start(
+        to - hours * TICKS_PER_HOUR,
+        last_instant,
+        rule.query_frequency,
+    );
+    let outcome = run_backtest(&state, &rule, from, to, last_instant).await;
     let extra = match outcome {
         Ok(html) => html,
         Err(message) => html::notice("error", &message),
@@ -296,7 +268,40 @@ pub async fn backtest(
     html::page(&session, Nav::Rules, &rule.name, &body)
 }
 
-async fn run_backtest(state: &AppState, rule: &Rule, from: i64, to: i64) -> Result<String, String> {
+/// Returns the instant of the rule's last scheduled run, if it has one.
+async fn last_scheduled_instant(state: &AppState, rule: &Rule) -> Option<i64> {
+    let rows = data::rows(
+        state,
+        &format!(
+            "HomesocRuleRuns | where RuleId == {} and RunKind == 'Scheduled' | summarize LastAt = max(WindowEnd) | where isnotnull(LastAt) | project LastAt = tostring(LastAt)",
+            kql_string(&rule.id)
+        ),
+    )
+    .await;
+    if rows.is_empty() {
+        return None;
+    }
+    engine::time::parse_datetime(&rows.text(0, "LastAt"))
+}
+
+/// Moves a backtest's start back onto the rule's live schedule: its run
+/// instants become `last_instant` minus whole multiples of `frequency`.
+/// A burst that the scheduler saw in one window is then not split between
+/// two. Without a scheduled run the start is kept.
+fn aligned_start(from: i64, last_instant: Option<i64>, frequency: i64) -> i64 {
+    match last_instant {
+        Some(last) if frequency > 0 => from - (from - last).rem_euclid(frequency),
+        _ => from,
+    }
+}
+
+async fn run_backtest(
+    state: &AppState,
+    rule: &Rule,
+    from: i64,
+    to: i64,
+    last_instant: Option<i64>,
+) -> Result<String, String> {
     let mut detector = Detector::open(state.engine.clone(), state.workspace.clone())
         .await
         .map_err(|err| format!("cannot open the detector: {err}"))?;
@@ -312,14 +317,21 @@ async fn run_backtest(state: &AppState, rule: &Rule, from: i64, to: i64) -> Resu
         .count();
 
     let mut out = format!(
-        r#"<div id="backtest-result" role="status"><p class="notice ok">Backtest from {} to {} UTC: {} runs ({} skipped: no rows in their windows), {} failed, {} alerts would have fired.</p>"#,
+        r#"<div id="backtest-result" role="status"><p class="notice ok">Backtest from {} to {} UTC: {} ({} skipped: no rows in their windows), {} failed, {} would have fired.</p>"#,
         time(from),
         time(to),
-        result.runs.len(),
+        html::counted(result.runs.len() as u64 + result.skipped as u64, "run"),
         result.skipped,
         failed,
-        alerts.len()
+        html::counted(alerts.len() as u64, "alert")
     );
+    if let Some(last) = last_instant {
+        let _ = write!(
+            out,
+            r#"<p class="hint">The runs follow the rule's live schedule: its last scheduled run was at {} UTC.</p>"#,
+            time(last)
+        );
+    }
     if let Some(error) = result.runs.iter().find_map(|run| run.error.as_deref()) {
         out.push_str(&html::notice("error", error));
     }
@@ -338,4 +350,29 @@ async fn run_backtest(state: &AppState, rule: &Rule, from: i64, to: i64) -> Resu
     }
     out.push_str("</div>");
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backtest_start_follows_the_live_schedule() {
+        let hour = TICKS_PER_HOUR;
+        // Last scheduled run at 10:20, hourly: runs at xx:20.
+        let last = 10 * hour + hour / 3;
+        let from = 2 * hour + hour / 2; // 02:30
+        assert_eq!(aligned_start(from, Some(last), hour), 2 * hour + hour / 3);
+        // A start already on the schedule stays.
+        assert_eq!(
+            aligned_start(3 * hour + hour / 3, Some(last), hour),
+            3 * hour + hour / 3
+        );
+        // A last run before the start works the same way.
+        assert_eq!(
+            aligned_start(20 * hour, Some(last), hour),
+            19 * hour + hour / 3
+        );
+        assert_eq!(aligned_start(from, None, hour), from);
+    }
 }

@@ -35,6 +35,8 @@ pub fn grid(caption: &str, columns: &[String], rows: &[Vec<Value>]) -> String {
                     escape(&text),
                     escape(&short)
                 );
+            } else if is_datetime_text(&text) {
+                let _ = write!(out, r#"<td class="nowrap">{}</td>"#, escape(&text));
             } else {
                 let _ = write!(out, "<td>{}</td>", escape(&text));
             }
@@ -43,6 +45,20 @@ pub fn grid(caption: &str, columns: &[String], rows: &[Vec<Value>]) -> String {
     }
     out.push_str("</tbody></table></div>");
     out
+}
+
+/// True for the ISO 8601 datetimes of query results
+/// (`2026-12-05T08:26:02.7749187Z`), which a cell keeps on one line.
+fn is_datetime_text(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    bytes.len() >= 20
+        && bytes.len() <= 28
+        && bytes[4] == b'-'
+        && bytes[7] == b'-'
+        && bytes[10] == b'T'
+        && bytes[13] == b':'
+        && text.ends_with('Z')
+        && bytes[..4].iter().all(u8::is_ascii_digit)
 }
 
 /// Renders an array of JSON objects (alert evidence rows) as a table whose
