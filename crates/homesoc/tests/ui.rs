@@ -103,6 +103,33 @@ fn demo_ui_in_chromium() {
     }
     assert!(add_reader.wait().unwrap().success(), "users add viewer");
 
+    // A disabled feed with the demo's second attacker, which the intel
+    // refresher never pulls: only the UI's "Pull now" and the retro-hunt
+    // after it can raise its alert.
+    let feed_file = folder.path().join("second-attackers.txt");
+    std::fs::write(&feed_file, "198.51.100.77\n").unwrap();
+    let add_feed = Command::new(env!("CARGO_BIN_EXE_homesoc"))
+        .arg("--data-dir")
+        .arg(&data_dir)
+        .args([
+            "intel",
+            "feeds",
+            "add",
+            "--name",
+            "second-feed",
+            "--format",
+            "freetext",
+        ])
+        .args(["--confidence", "100", "--disabled", "--url"])
+        .arg(&feed_file)
+        .output()
+        .expect("homesoc intel feeds add runs");
+    assert!(
+        add_feed.status.success(),
+        "intel feeds add: {}",
+        String::from_utf8_lossy(&add_feed.stderr)
+    );
+
     // Screenshots of an earlier run would pass for this run's.
     let screenshots = screenshot_dir();
     let _ = std::fs::remove_dir_all(&screenshots);

@@ -228,6 +228,15 @@ try {
   await shot("intel");
   log("indicator search");
 
+  // Pull now hunts the new indicators over stored events at once: the
+  // disabled second feed lists another attacker, and its alert appears
+  // without waiting for a scheduler tick.
+  await Promise.all([page.waitForURL(/done=/), page.click("button[aria-label='Pull second-feed']")]);
+  assert.match(await page.textContent("main"), /pulled second-feed: 1 added/);
+  await page.goto(`${base}/ui/incidents`);
+  assert.match(await page.textContent("#incident-queue"), /198\.51\.100\.77 on HONEYPOT01 is a threat-intelligence indicator of second-feed/);
+  log("pull now retro-hunts");
+
   // Overview.
   await page.goto(`${base}/ui`);
   assert.ok(await page.$("section[aria-labelledby=events-heading] svg"), "events chart");
