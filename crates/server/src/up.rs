@@ -255,18 +255,15 @@ pub async fn run(options: UpOptions) -> Result<(), ServerError> {
             // about 40 ms on Linux, before its body leaves.
             let acceptor = axum_server::tls_rustls::RustlsAcceptor::new(rustls)
                 .acceptor(axum_server::accept::NoDelayAcceptor::new());
-            axum_server::from_tcp(listener)
-                .acceptor(acceptor)
-                .handle(handle)
-                .serve(app)
-                .await
+            let mut server = axum_server::from_tcp(listener).acceptor(acceptor);
+            allow_long_queries(server.http_builder());
+            server.handle(handle).serve(app).await
         }
         None => {
-            axum_server::from_tcp(listener)
-                .acceptor(axum_server::accept::NoDelayAcceptor::new())
-                .handle(handle)
-                .serve(app)
-                .await
+            let mut server = axum_server::from_tcp(listener)
+                .acceptor(axum_server::accept::NoDelayAcceptor::new());
+            allow_long_queries(server.http_builder());
+            server.handle(handle).serve(app).await
         }
     };
     if let Err(err) = served {
@@ -374,6 +371,15 @@ impl StopSignals {
 
 /// Starts a graceful shutdown at SIGINT or SIGTERM: stop accepting, let
 /// open requests finish.
+/// Raises the HTTP/2 header limit from 16 KiB to 1 MiB. The web UI's Logs
+/// page sends its KQL query in the address, and published rule queries
+/// can be longer than 16 KiB.
+fn allow_long_queries(
+    builder: &mut hyper_util::server::conn::auto::Builder<hyper_util::rt::TokioExecutor>,
+) {
+    builder.http2().max_header_list_size(1 << 20);
+}
+
 async fn signal_shutdown(signals: StopSignals, handle: axum_server::Handle) {
     signals.wait().await;
     info!("shutting down: no new connections; flushing");

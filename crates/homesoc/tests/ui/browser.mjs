@@ -113,7 +113,12 @@ try {
   const rank = { High: 0, Medium: 1, Low: 2, Informational: 3 };
   const bySeverity = await page.$$eval("#incident-queue tbody tr td:nth-child(3)", (cells) => cells.map((c) => c.textContent.trim()));
   assert.ok(bySeverity.every((s, i) => i === 0 || rank[bySeverity[i - 1]] <= rank[s]), `severity order: ${bySeverity}`);
-  log("sort and paging");
+  await page.goto(`${base}/ui/incidents?rule=${encodeURIComponent("brute force of windows logons")}`);
+  assert.match(await page.textContent("#incident-count"), /^[1-9]\d* incidents? match/, "rule filter by rule name");
+  const badFilter = await page.request.get(`${base}/ui/incidents?status=Bogus`);
+  assert.equal(badFilter.status(), 400);
+  assert.match(await badFilter.text(), /invalid status `Bogus`/);
+  log("sort, paging and the rule filter");
 
   // A POST without the CSRF token is refused, with a valid session.
   const firstLink = await page.$eval("#incident-queue tbody tr a", (a) => a.getAttribute("href"));
@@ -173,6 +178,13 @@ try {
   assert.deepEqual(document.columns.map((c) => [c.name, c.type]), [["EventID", "int"], ["TimeGenerated", "datetime"]]);
   assert.equal(document.rows.length, 3, "JSON has 3 rows");
   log("query grid, chart, CSV and JSON download");
+
+  // A pie of counts by a numeric key: the key names the slices.
+  await page.fill("#kql", "SecurityEvent | summarize count() by EventID | render piechart");
+  await Promise.all([page.waitForURL(/piechart/), page.click("#run-query")]);
+  const legend = await page.textContent("#result-chart ul.legend");
+  assert.match(legend, /4625: \d+/, `pie legend: ${legend}`);
+  log("pie chart by event id");
 
   // Autocompletion: a table at the start, an operator after a pipe, a
   // column of the table named in the query.
@@ -243,6 +255,11 @@ try {
   assert.match(await page.textContent("#open-incidents"), /High/);
   await shot("overview");
   log("overview");
+
+  // An unknown page gets an HTML 404 with a way back.
+  const missing = await page.request.get(`${base}/ui/nope`);
+  assert.equal(missing.status(), 404);
+  assert.match(await missing.text(), /no page at \/ui\/nope/);
 
   // Every page has the favicon.
   const icon = await page.request.get(`${base}/favicon.ico`);

@@ -63,14 +63,26 @@ pub fn render_kind(query: &str) -> Option<String> {
         })
 }
 
-/// Draws the chart for a query result, or returns `None` when it has no
-/// chart. `render` picks the kind. Without `render`, a result with a
-/// datetime column and a numeric column becomes a time chart.
+/// The maximum number of columns of a result that gets a chart without `render`.
+/// Raw event rows (SecurityEvent has 218 columns) have numeric id columns
+/// that are no measure, so they get only the grid.
+const MAX_AUTO_CHART_COLUMNS: usize = 8;
+
+/// The `render` visualizations this UI draws, for messages.
+const DRAWN_KINDS: &str = "timechart, linechart, areachart, columnchart, barchart and piechart";
+
+/// Draws the chart for a query result. `render` picks the kind. Without
+/// `render`, a result of at most [`MAX_AUTO_CHART_COLUMNS`] columns with
+/// a datetime column and a numeric column becomes a time chart.
+///
+/// Returns `None` when the result gets no chart, and `Some(Err(message))`
+/// when `render` asked for a chart that this result or this UI cannot
+/// draw, so the page can show the reason.
 pub fn from_result(
     columns: &[(String, KqlType)],
     rows: &[Vec<Value>],
     render: Option<&str>,
-) -> Option<String> {
+) -> Option<Result<String, String>> {
     let numeric = |ty: KqlType| {
         matches!(
             ty,
@@ -84,20 +96,41 @@ pub fn from_result(
     let label_column = columns
         .iter()
         .position(|(_, ty)| *ty == KqlType::String || *ty == KqlType::Bool);
-    let kind = match render.and_then(ChartKind::from_render) {
-        Some(kind) => kind,
-        None if time_column.is_some() && !value_columns.is_empty() && render.is_none() => {
+    let kind = match render {
+        Some(name) => match ChartKind::from_render(name) {
+            Some(kind) => kind,
+            None => {
+                return Some(Err(format!(
+                    "`render {name}` is shown as a table: this UI draws {DRAWN_KINDS}"
+                )));
+            }
+        },
+        None if time_column.is_some()
+            && !value_columns.is_empty()
+            && columns.len() <= MAX_AUTO_CHART_COLUMNS =>
+        {
             ChartKind::Time
         }
         None => return None,
     };
-    if rows.is_empty() || value_columns.is_empty() {
+    if rows.is_empty() {
         return None;
     }
 
     match kind {
         ChartKind::Time => {
-            let time_column = time_column?;
+            let Some(time_column) = time_column else {
+                return Some(Err(format!(
+                    "`render {}` needs a datetime column for the x-axis; the result has none",
+                    render.unwrap_or("timechart")
+                )));
+            };
+            if value_columns.is_empty() {
+                return Some(Err(format!(
+                    "`render {}` needs a numeric column to plot; the result has none",
+                    render.unwrap_or("timechart")
+                )));
+            }
             let mut series: BTreeMap<String, Vec<(i64, f64)>> = BTreeMap::new();
             for row in rows {
                 let Some(ticks) = row[time_column]
@@ -118,28 +151,55 @@ pub fn from_result(
                 }
             }
             let series: Vec<Series> = series.into_iter().collect();
-            Some(time_chart("Result over time", &series))
+            Some(Ok(time_chart("Result over time", &series)))
         }
         ChartKind::Column | ChartKind::Pie => {
-            let value_column = value_columns[0];
+            let Some((category, value_column)) = category_and_value(columns, &value_columns) else {
+                return Some(Err(format!(
+                    "`render {}` needs a numeric column to plot; the result has none",
+                    render.unwrap_or("columnchart")
+                )));
+            };
             let items: Vec<(String, f64)> = rows
                 .iter()
                 .map(|row| {
-                    let label = match label_column.or(time_column) {
-                        Some(index) => cell_text(&row[index]),
-                        None => String::new(),
-                    };
+                    let label = category
+                        .map(|index| cell_text(&row[index]))
+                        .unwrap_or_default();
                     (label, row[value_column].as_f64().unwrap_or(0.0))
                 })
                 .collect();
             let title = &columns[value_column].0;
-            Some(if kind == ChartKind::Pie {
+            Some(Ok(if kind == ChartKind::Pie {
                 pie_chart(title, &items)
             } else {
                 column_chart(title, &items)
-            })
+            }))
         }
     }
+}
+
+/// Picks the category and value columns of a column or pie chart, as
+/// Kusto does: the first column is the category unless it is the only
+/// numeric column, and the value is the first numeric column after the
+/// category. Returns `None` without a numeric value column.
+fn category_and_value(
+    columns: &[(String, KqlType)],
+    value_columns: &[usize],
+) -> Option<(Option<usize>, usize)> {
+    let first_is_numeric = value_columns.first() == Some(&0);
+    let category = if !first_is_numeric || value_columns.len() > 1 {
+        Some(0)
+    } else {
+        // The only numeric column comes first (`project count_, Name`),
+        // so the next column names the values.
+        (columns.len() > 1).then_some(1)
+    };
+    let value = value_columns
+        .iter()
+        .copied()
+        .find(|&index| Some(index) != category)?;
+    Some((category, value))
 }
 
 fn open_svg(out: &mut String, title: &str, height: f64) {
@@ -254,14 +314,18 @@ pub fn time_chart(title: &str, series: &[Series]) -> String {
     out
 }
 
-fn legend<'a>(names: impl Iterator<Item = &'a str>) -> String {
+fn legend<N: AsRef<str>>(names: impl Iterator<Item = N>) -> String {
     let mut out = String::from(r#"<ul class="legend">"#);
     for (index, name) in names.enumerate() {
         let _ = write!(
             out,
             r#"<li><svg width="12" height="12" aria-hidden="true"><rect width="12" height="12" fill="{}"/></svg> {}</li>"#,
             PALETTE[index % PALETTE.len()],
-            escape(if name.is_empty() { "(empty)" } else { name })
+            escape(if name.as_ref().is_empty() {
+                "(empty)"
+            } else {
+                name.as_ref()
+            })
         );
     }
     out.push_str("</ul>");
@@ -304,9 +368,27 @@ pub fn column_chart(title: &str, items: &[(String, f64)]) -> String {
     out
 }
 
-/// Draws a pie chart of labelled values, with a legend.
+/// The maximum number of slices of a pie chart. The smaller values
+/// become one "Other" slice.
+const MAX_SLICES: usize = 8;
+
+/// Draws a pie chart of labelled values, with a legend. The largest
+/// values get their own slices and the rest one "Other" slice. Zero and
+/// negative values cannot be drawn as slices, so a note counts them.
 pub fn pie_chart(title: &str, items: &[(String, f64)]) -> String {
-    let items: Vec<&(String, f64)> = items.iter().filter(|(_, v)| *v > 0.0).take(8).collect();
+    let mut positive: Vec<(String, f64)> = items
+        .iter()
+        .filter(|(_, value)| *value > 0.0)
+        .cloned()
+        .collect();
+    let left_out = items.len() - positive.len();
+    positive.sort_by(|a, b| b.1.total_cmp(&a.1));
+    if positive.len() > MAX_SLICES {
+        let rest = positive.split_off(MAX_SLICES - 1);
+        let other: f64 = rest.iter().map(|(_, value)| value).sum();
+        positive.push((format!("Other ({} values)", rest.len()), other));
+    }
+    let items = positive;
     let total: f64 = items.iter().map(|(_, value)| value).sum();
     let mut out = String::new();
     open_svg(&mut out, title, HEIGHT);
@@ -334,7 +416,20 @@ pub fn pie_chart(title: &str, items: &[(String, f64)]) -> String {
         angle = next;
     }
     out.push_str("</svg>");
-    out.push_str(&legend(items.iter().map(|(label, _)| label.as_str())));
+    out.push_str(&legend(items.iter().map(|(label, value)| {
+        format!(
+            "{}: {}",
+            if label.is_empty() { "(empty)" } else { label },
+            format_number(*value)
+        )
+    })));
+    if left_out > 0 {
+        let _ = write!(
+            out,
+            r#"<p class="hint">{} with zero or negative values cannot be drawn as slices.</p>"#,
+            crate::ui::html::counted(left_out as u64, "row")
+        );
+    }
     out
 }
 
@@ -370,11 +465,72 @@ mod tests {
             vec![Value::from("2026-01-01T00:00:00Z"), Value::from(3)],
             vec![Value::from("2026-01-01T01:00:00Z"), Value::from(5)],
         ];
-        let svg = from_result(&columns, &rows, None).expect("a chart");
+        let svg = from_result(&columns, &rows, None)
+            .expect("a chart")
+            .unwrap();
         assert!(svg.contains("<polyline"), "{svg}");
-        let pie = from_result(&columns, &rows, Some("piechart")).expect("a chart");
+        let pie = from_result(&columns, &rows, Some("piechart"))
+            .expect("a chart")
+            .unwrap();
         assert!(pie.contains("<path"), "{pie}");
         let no_time = vec![("Name".to_string(), KqlType::String)];
         assert!(from_result(&no_time, &[vec![Value::from("a")]], None).is_none());
+    }
+
+    #[test]
+    fn numeric_category_is_the_label() {
+        // `summarize count() by EventID`: EventID names the slices and
+        // count_ sizes them.
+        let columns = vec![
+            ("EventID".to_string(), KqlType::Int),
+            ("count_".to_string(), KqlType::Long),
+        ];
+        let rows = vec![
+            vec![Value::from(4624), Value::from(30)],
+            vec![Value::from(4625), Value::from(10)],
+        ];
+        let pie = from_result(&columns, &rows, Some("piechart"))
+            .unwrap()
+            .unwrap();
+        assert!(pie.contains("4624: 30"), "{pie}");
+        assert!(pie.contains("4625: 10"), "{pie}");
+        let bars = from_result(&columns, &rows, Some("columnchart"))
+            .unwrap()
+            .unwrap();
+        assert!(bars.contains("<title>4624: 30</title>"), "{bars}");
+    }
+
+    #[test]
+    fn pie_groups_small_values_as_other() {
+        let items: Vec<(String, f64)> = (1..=10).map(|n| (format!("ip{n}"), n as f64)).collect();
+        let pie = pie_chart("Failures", &items);
+        assert!(pie.contains("ip10: 10"), "{pie}");
+        assert!(pie.contains("Other (3 values): 6"), "{pie}");
+        assert!(!pie.contains("ip1: 1"), "{pie}");
+        let with_zero = pie_chart("x", &[("a".to_string(), 2.0), ("b".to_string(), 0.0)]);
+        assert!(
+            with_zero.contains("1 row with zero or negative values"),
+            "{with_zero}"
+        );
+    }
+
+    #[test]
+    fn unsupported_render_is_explained() {
+        let columns = vec![("Name".to_string(), KqlType::String)];
+        let rows = vec![vec![Value::from("a")]];
+        let scatter = from_result(&columns, &rows, Some("scatterchart")).unwrap();
+        assert!(scatter.unwrap_err().contains("scatterchart"));
+        let no_time = from_result(&columns, &rows, Some("timechart")).unwrap();
+        assert!(no_time.unwrap_err().contains("datetime column"));
+    }
+
+    #[test]
+    fn wide_results_get_no_automatic_chart() {
+        let mut columns = vec![("TimeGenerated".to_string(), KqlType::Datetime)];
+        columns.extend((0..10).map(|n| (format!("Id{n}"), KqlType::Int)));
+        let row: Vec<Value> = std::iter::once(Value::from("2026-01-01T00:00:00Z"))
+            .chain((0..10).map(Value::from))
+            .collect();
+        assert!(from_result(&columns, &[row], None).is_none());
     }
 }

@@ -84,6 +84,22 @@ pub fn document(title: &str, body: &str) -> Response {
     html_response(StatusCode::OK, text)
 }
 
+/// Renders an error page with the message and a way back, for requests
+/// that failed or were rejected.
+pub fn error_page(status: StatusCode, message: &str) -> Response {
+    let title = status.canonical_reason().unwrap_or("Error");
+    let text = format!(
+        r##"<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{title} - homesoc</title><link rel="icon" href="/ui/assets/favicon.svg" type="image/svg+xml"><link rel="stylesheet" href="/ui/assets/app.css"></head>
+<body><main id="main"><h1>{code} {title}</h1><p class="notice error" role="alert" id="error-message">{message}</p><p><a href="/ui">Back to the overview</a></p></main></body></html>"##,
+        code = status.as_u16(),
+        title = escape(title),
+        message = escape(message),
+    );
+    html_response(status, text)
+}
+
 /// Sends HTML with the security headers every page carries: no inline
 /// scripts or styles, no framing, no content sniffing, no caching.
 pub fn html_response(status: StatusCode, text: String) -> Response {

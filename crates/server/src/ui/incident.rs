@@ -49,9 +49,13 @@ pub struct ActionForm {
 pub async fn page(
     State(state): State<Shared>,
     headers: HeaderMap,
-    Path(number): Path<i64>,
+    Path(number): Path<String>,
     Query(query): Query<PageQuery>,
 ) -> Response {
+    let number = match parse_number(&number) {
+        Ok(number) => number,
+        Err(refused) => return refused,
+    };
     let path = format!("/ui/incidents/{number}");
     let session = match session::require(&state, &headers, &path) {
         Ok(session) => session,
@@ -448,16 +452,30 @@ fn comments(incident: &Incident) -> String {
 /// One analyst action on the incident book, returning the message to show.
 type Change = Box<dyn FnOnce(&mut IncidentBook) -> Result<String, DetectError> + Send>;
 
+/// Parses the incident number of a page address.
+fn parse_number(text: &str) -> Result<i64, Response> {
+    text.parse::<i64>().map_err(|_| {
+        refusal(
+            StatusCode::NOT_FOUND,
+            &format!("invalid incident number `{text}`: incident numbers are whole numbers; see the queue at /ui/incidents"),
+        )
+    })
+}
+
 /// `POST /ui/incidents/{number}/{action}`: assign, status, comment or close.
 pub async fn act(
     State(state): State<Shared>,
     headers: HeaderMap,
-    Path((number, action)): Path<(i64, String)>,
+    Path((number, action)): Path<(String, String)>,
     Form(form): Form<ActionForm>,
 ) -> Response {
     let session = match session::require_post(&state, &headers, form.csrf.as_deref()) {
         Ok(session) => session,
         Err(refusal) => return refusal,
+    };
+    let number = match parse_number(&number) {
+        Ok(number) => number,
+        Err(refused) => return refused,
     };
     if !session.can_work_incidents() {
         return refusal(

@@ -1,6 +1,7 @@
 //! The incident queue: filters, sort and paging over the current state of
 //! every incident.
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use axum::extract::{Query, State};
@@ -12,6 +13,7 @@ use detect::rule::Severity;
 use serde::Deserialize;
 
 use crate::app::{AppState, Shared};
+use crate::rule_catalog::load_rules;
 use crate::ui::data::now_ticks;
 use crate::ui::html::{self, Nav, escape, options, time};
 use crate::ui::session::{self, refusal, url_encode};
@@ -45,7 +47,7 @@ pub struct QueueQuery {
 }
 
 /// Page sizes the queue's form offers.
-const PAGE_SIZES: [(&str, &str); 3] = [("", "25"), ("50", "50"), ("100", "100")];
+const PAGE_SIZES: [(&str, &str); 4] = [("10", "10"), ("", "25"), ("50", "50"), ("100", "100")];
 
 /// Renders the page size choices, with a size given in the address that
 /// the list lacks (such as `per=2`) added, so that Apply keeps it.
@@ -89,7 +91,43 @@ fn created_since(filter: &str) -> Option<i64> {
     Some(now_ticks() - hours * TICKS_PER_HOUR)
 }
 
-fn matches(incident: &Incident, query: &QueueQuery) -> bool {
+/// Checks the filter values that come from a fixed list, so that a
+/// mistyped one in an address is an error rather than an empty filter.
+fn check_filters(query: &QueueQuery) -> Result<(), String> {
+    if !query.status.is_empty()
+        && query.status != "Open"
+        && IncidentStatus::parse(&query.status).is_none()
+    {
+        return Err(format!(
+            "invalid status `{}`: use Open, New, Active or Closed",
+            query.status
+        ));
+    }
+    if !query.severity.is_empty() && Severity::parse(&query.severity).is_none() {
+        return Err(format!(
+            "invalid severity `{}`: use High, Medium, Low or Informational",
+            query.severity
+        ));
+    }
+    if !query.created.is_empty() && created_since(&query.created).is_none() {
+        return Err(format!(
+            "invalid created filter `{}`: use 1h, 24h, 7d or 30d",
+            query.created
+        ));
+    }
+    if !matches!(query.sort.as_str(), "" | "oldest" | "severity" | "activity") {
+        return Err(format!(
+            "invalid sort `{}`: use oldest, severity or activity, or leave it out for newest first",
+            query.sort
+        ));
+    }
+    Ok(())
+}
+
+/// True when the incident passes every filter of `query`. The rule filter
+/// matches a rule id, a rule name (`rule_names` maps ids to names) or the
+/// incident title.
+fn matches(incident: &Incident, query: &QueueQuery, rule_names: &BTreeMap<String, String>) -> bool {
     if !query.status.is_empty() {
         let open = query.status == "Open";
         let wanted = IncidentStatus::parse(&query.status);
@@ -125,10 +163,12 @@ fn matches(incident: &Incident, query: &QueueQuery) -> bool {
     }
     let rule = query.rule.trim().to_ascii_lowercase();
     if !rule.is_empty()
-        && !incident
-            .rule_ids
-            .iter()
-            .any(|id| id.to_ascii_lowercase().contains(&rule))
+        && !incident.rule_ids.iter().any(|id| {
+            id.to_ascii_lowercase().contains(&rule)
+                || rule_names
+                    .get(id)
+                    .is_some_and(|name| name.to_ascii_lowercase().contains(&rule))
+        })
         && !incident.title.to_ascii_lowercase().contains(&rule)
     {
         return false;
@@ -165,6 +205,9 @@ pub async fn page(
         Ok(session) => session,
         Err(redirect) => return redirect,
     };
+    if let Err(message) = check_filters(&query) {
+        return refusal(StatusCode::BAD_REQUEST, &message);
+    }
     let incidents = match read_incidents(&state).await {
         Ok(incidents) => incidents,
         Err(err) => {
@@ -175,9 +218,13 @@ pub async fn page(
             );
         }
     };
+    let rule_names: BTreeMap<String, String> = load_rules(&state)
+        .into_iter()
+        .map(|rule| (rule.id, rule.name))
+        .collect();
     let mut selected: Vec<Incident> = incidents
         .into_iter()
-        .filter(|incident| matches(incident, &query))
+        .filter(|incident| matches(incident, &query, &rule_names))
         .collect();
     sort(&mut selected, &query.sort);
 
@@ -237,7 +284,7 @@ fn filter_form(query: &QueueQuery) -> String {
 <label>Severity <select name="severity">{severity}</select></label>
 <label>Owner <input name="owner" value="{owner}" placeholder="user, or - for none" size="14"></label>
 <label>Created <select name="created">{created}</select></label>
-<label>Rule <input name="rule" value="{rule}" placeholder="rule id or title" size="16"></label>
+<label>Rule <input name="rule" value="{rule}" placeholder="rule name or id, or title" size="16"></label>
 <label>Sort <select name="sort">{sort}</select></label>
 <label>Per page <select name="per">{per}</select></label>
 <button type="submit">Apply</button></form>"#,

@@ -161,6 +161,34 @@ async fn feeds_section(
     out
 }
 
+/// Checks the search values that must be a number or come from a list,
+/// so that a mistyped one is an error rather than an ignored filter.
+fn check_search(query: &SearchQuery) -> Result<(), String> {
+    let confidence = query.min_confidence.trim();
+    if !confidence.is_empty()
+        && !confidence
+            .parse::<f64>()
+            .is_ok_and(|value| (0.0..=100.0).contains(&value))
+    {
+        return Err(format!(
+            "invalid minimum confidence `{confidence}`: use a number from 0 to 100"
+        ));
+    }
+    if !matches!(query.active.as_str(), "" | "active" | "inactive") {
+        return Err(format!(
+            "invalid active filter `{}`: use active or inactive",
+            query.active
+        ));
+    }
+    if !matches!(query.expiry.as_str(), "" | "current" | "expired") {
+        return Err(format!(
+            "invalid expiry filter `{}`: use current or expired",
+            query.expiry
+        ));
+    }
+    Ok(())
+}
+
 fn matches_search(indicator: &StoredIndicator, query: &SearchQuery, now: i64) -> bool {
     let value = query.value.trim().to_ascii_lowercase();
     if !value.is_empty()
@@ -244,6 +272,11 @@ async fn search_section(
             &query.expiry
         ),
     );
+    if let Err(message) = check_search(query) {
+        out.push_str(&html::notice("error", &message));
+        out.push_str("</section>");
+        return out;
+    }
     let now = now_ticks();
     let found: Vec<&StoredIndicator> = indicators
         .iter()

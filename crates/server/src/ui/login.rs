@@ -79,8 +79,8 @@ pub async fn submit(
             return response;
         }
         Ok(Err(AuthFailure::Throttled(wait))) => format!(
-            "Too many failed attempts. Retry in {} seconds.",
-            wait.as_secs() + 1
+            "Too many failed attempts. Retry in {}.",
+            crate::ui::html::counted(wait.as_secs() + 1, "second")
         ),
         Ok(Err(_)) => "Wrong user name or password.".to_string(),
         Err(err) => {

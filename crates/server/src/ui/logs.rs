@@ -8,6 +8,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use engine::output;
 use serde::Deserialize;
+use serde_json::Value;
 use store::TimeWindow;
 
 use crate::app::Shared;
@@ -175,6 +176,34 @@ fn overlay(text: &str, error: Option<(usize, usize)>) -> String {
     )
 }
 
+/// The column count above which the grid shows `TimeGenerated` first.
+/// Raw rows of a wide table list their columns alphabetically, which puts
+/// `TimeGenerated` near the end (column 207 of SecurityEvent's 218).
+const TIME_FIRST_COLUMNS: usize = 8;
+
+/// Moves `TimeGenerated` to the front of a wide result for display; the
+/// downloads keep the query's order.
+fn time_first(mut columns: Vec<String>, rows: &[Vec<Value>]) -> (Vec<String>, Vec<Vec<Value>>) {
+    let position = columns.iter().position(|name| name == "TimeGenerated");
+    match position {
+        Some(index) if index > 0 && columns.len() > TIME_FIRST_COLUMNS => {
+            let name = columns.remove(index);
+            columns.insert(0, name);
+            let rows = rows
+                .iter()
+                .map(|row| {
+                    let mut row = row.clone();
+                    let cell = row.remove(index);
+                    row.insert(0, cell);
+                    row
+                })
+                .collect();
+            (columns, rows)
+        }
+        _ => (columns, rows.to_vec()),
+    }
+}
+
 fn render_results(text: &str, range: &str, page: usize, result: &engine::QueryResult) -> String {
     let rows = output::rows_json(result);
     let columns: Vec<String> = result.columns.iter().map(|c| c.name.clone()).collect();
@@ -199,16 +228,21 @@ fn render_results(text: &str, range: &str, page: usize, result: &engine::QueryRe
         json = escape(&link("&format=json")),
     );
     let render = chart::render_kind(text);
-    if let Some(svg) = chart::from_result(&typed, &rows, render.as_deref()) {
-        let _ = write!(
-            out,
-            r#"<figure class="chart-box" id="result-chart">{svg}<figcaption>Chart of the result{}</figcaption></figure>"#,
-            render
-                .as_deref()
-                .map(|kind| format!(" (render {})", escape(kind)))
-                .unwrap_or_default()
-        );
+    match chart::from_result(&typed, &rows, render.as_deref()) {
+        Some(Ok(svg)) => {
+            let _ = write!(
+                out,
+                r#"<figure class="chart-box" id="result-chart">{svg}<figcaption>Chart of the result{}</figcaption></figure>"#,
+                render
+                    .as_deref()
+                    .map(|kind| format!(" (render {})", escape(kind)))
+                    .unwrap_or_default()
+            );
+        }
+        Some(Err(message)) => out.push_str(&html::notice("warn", &message)),
+        None => {}
     }
+    let (columns, shown) = time_first(columns, shown);
     out.push_str(&table::grid(
         &format!(
             "Rows {} to {}",
@@ -216,7 +250,7 @@ fn render_results(text: &str, range: &str, page: usize, result: &engine::QueryRe
             ((page) * PAGE_SIZE).min(total)
         ),
         &columns,
-        shown,
+        &shown,
     ));
     if pages > 1 {
         out.push_str(r#"<nav class="pager" aria-label="Result pages">"#);
@@ -337,7 +371,7 @@ pub async fn schema(State(state): State<Shared>, headers: HeaderMap) -> Response
             "sign in at /ui/login to read the table schemas",
         );
     }
-    let tables: serde_json::Map<String, serde_json::Value> = store::tables::ALL_TABLES
+    let tables: serde_json::Map<String, Value> = store::tables::ALL_TABLES
         .iter()
         .chain(store::reference_tables::REFERENCE_TABLES.iter())
         .map(|table| {

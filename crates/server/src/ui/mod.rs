@@ -59,6 +59,7 @@ pub fn routes() -> Router<Shared> {
         .route("/ui/assets/app.js", get(script))
         .route("/ui/assets/favicon.svg", get(icon))
         .route("/favicon.ico", get(icon))
+        .route("/ui/{*rest}", get(not_found))
 }
 
 async fn stylesheet() -> Response {
@@ -67,6 +68,16 @@ async fn stylesheet() -> Response {
 
 async fn script() -> Response {
     asset("text/javascript; charset=utf-8", SCRIPT)
+}
+
+/// Returns an HTML 404 page for every other address under `/ui`.
+async fn not_found(axum::extract::Path(rest): axum::extract::Path<String>) -> Response {
+    session::refusal(
+        StatusCode::NOT_FOUND,
+        &format!(
+            "no page at /ui/{rest}; the pages are Overview, Incidents, Logs, Rules and Threat intel"
+        ),
+    )
 }
 
 async fn icon() -> Response {

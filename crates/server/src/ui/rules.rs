@@ -4,7 +4,7 @@
 use std::fmt::Write as _;
 
 use axum::Form;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use detect::backtest::{DataDays, backtest_rule};
@@ -40,8 +40,18 @@ pub struct BacktestForm {
     hours: String,
 }
 
+/// The query of the rule list: the outcome of the last enable or disable.
+#[derive(Debug, Default, Deserialize)]
+pub struct RulesQuery {
+    done: Option<String>,
+}
+
 /// `GET /ui/rules`.
-pub async fn page(State(state): State<Shared>, headers: HeaderMap) -> Response {
+pub async fn page(
+    State(state): State<Shared>,
+    headers: HeaderMap,
+    Query(query): Query<RulesQuery>,
+) -> Response {
     let session = match session::require(&state, &headers, "/ui/rules") {
         Ok(session) => session,
         Err(redirect) => return redirect,
@@ -53,8 +63,12 @@ pub async fn page(State(state): State<Shared>, headers: HeaderMap) -> Response {
     };
     let runs = last_runs(&state).await;
 
-    let mut body = String::from(
-        r#"<h1>Rules</h1><table class="grid" id="rule-list"><caption>Analytics rules</caption><thead><tr><th scope="col">Rule</th><th scope="col">Severity</th><th scope="col">Kind</th><th scope="col">Every</th><th scope="col">State</th><th scope="col">Last run (UTC)</th><th scope="col">Outcome</th></tr></thead><tbody>"#,
+    let mut body = String::from("<h1>Rules</h1>");
+    if let Some(done) = &query.done {
+        body.push_str(&html::notice("ok", done));
+    }
+    body.push_str(
+        r#"<table class="grid" id="rule-list"><caption>Analytics rules</caption><thead><tr><th scope="col">Rule</th><th scope="col">Severity</th><th scope="col">Kind</th><th scope="col">Every</th><th scope="col">State</th><th scope="col">Last run (UTC)</th><th scope="col">Outcome</th></tr></thead><tbody>"#,
     );
     for rule in &rules {
         let enabled = states.is_enabled(&rule.id);
@@ -136,12 +150,12 @@ pub async fn set_enabled(
             );
         }
     };
-    if !load_rules(&state).iter().any(|rule| rule.id == id) {
+    let Some(rule) = load_rules(&state).into_iter().find(|rule| rule.id == id) else {
         return refusal(
             StatusCode::NOT_FOUND,
             &format!("no rule with id {id}; see the list at /ui/rules"),
         );
-    }
+    };
     let mut states = match RuleStates::load(&state.data_dir) {
         Ok(states) => states,
         Err(err) => return refusal(StatusCode::INTERNAL_SERVER_ERROR, &err.to_string()),
@@ -152,7 +166,12 @@ pub async fn set_enabled(
         return refusal(StatusCode::INTERNAL_SERVER_ERROR, &err.to_string());
     }
     tracing::info!(rule_id = %id, enabled, user = %session.principal.name, "rule state changed");
-    Redirect::to("/ui/rules").into_response()
+    let done = format!(
+        "{} {}.",
+        if enabled { "Enabled" } else { "Disabled" },
+        rule.name
+    );
+    Redirect::to(&format!("/ui/rules?done={}", url_encode(&done))).into_response()
 }
 
 /// `GET /ui/rules/{id}`: the rule's details and query, with the backtest
@@ -181,7 +200,7 @@ async fn rule_details(state: &AppState, session: &Session, rule: &Rule, extra: &
     let runs = data::rows(
         state,
         &format!(
-            "HomesocRuleRuns | where RuleId == {} and RunKind != 'Backtest' | sort by StartedTime desc | take 10 | project TimeGenerated, RunKind, Status, ResultRows, Alerts, Incidents, DurationMs, Error",
+            "HomesocRuleRuns | where RuleId == {} and RunKind != 'Backtest' | sort by StartedTime desc | take 10 | project TimeGenerated, RunKind, Status, ResultRows, Alerts, Incidents, DurationMs = round(DurationMs, 1), Error",
             kql_string(&rule.id)
         ),
     )
@@ -252,13 +271,18 @@ pub async fn backtest(
             }
         },
     };
-    let to = now_ticks();
+    let now = now_ticks();
     let last_instant = last_scheduled_instant(&state, &rule).await;
     let from = aligned_start(
-        to - hours * TICKS_PER_HOUR,
+        now - hours * TICKS_PER_HOUR,
         last_instant,
         rule.query_frequency,
     );
+    // The last run is the last instant of the schedule that has passed.
+    let to = match rule.query_frequency {
+        frequency if frequency > 0 => from + (now - from).div_euclid(frequency) * frequency,
+        _ => now,
+    };
     let outcome = run_backtest(&state, &rule, from, to, last_instant).await;
     let extra = match outcome {
         Ok(html) => html,

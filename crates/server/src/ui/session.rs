@@ -144,12 +144,7 @@ pub fn constant_time_eq(left: &str, right: &str) -> bool {
 
 /// Builds a plain-text error page.
 pub fn refusal(status: StatusCode, message: &str) -> Response {
-    (
-        status,
-        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
-        format!("{message}\n"),
-    )
-        .into_response()
+    crate::ui::html::error_page(status, message)
 }
 
 /// Builds a `Set-Cookie` value. Cookies are always `Secure`: browsers
