@@ -433,22 +433,46 @@ fn summarize(
     })
 }
 
+/// Formats a file count: `1 file`, `3 files`.
+fn files_text(count: &serde_json::Value) -> String {
+    match count.as_u64().unwrap_or(0) {
+        1 => "1 file".to_string(),
+        n => format!("{n} files"),
+    }
+}
+
 fn summary_text(summary: &serde_json::Value) -> String {
     use std::fmt::Write as _;
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "imported {} files, skipped {}, failed {}",
-        summary["files_imported"], summary["files_skipped"], summary["files_failed"]
+        "imported {}, skipped {}, failed {}",
+        files_text(&summary["files_imported"]),
+        summary["files_skipped"],
+        summary["files_failed"]
     );
-    let _ = writeln!(
-        out,
-        "records read: {}, records failed: {}, {:.0} records/s, {:.1} MB/s",
-        summary["records_read"],
-        summary["records_failed"],
-        summary["records_per_second"].as_f64().unwrap_or(0.0),
-        summary["megabytes_per_second"].as_f64().unwrap_or(0.0)
-    );
+    if summary["files_imported"].as_u64() == Some(0) {
+        // Rates over skipped files would describe no work.
+        let _ = writeln!(
+            out,
+            "records read: {}, records failed: {}",
+            summary["records_read"], summary["records_failed"]
+        );
+        if summary["files_skipped"].as_u64().unwrap_or(0) > 0
+            && summary["files_failed"].as_u64() == Some(0)
+        {
+            let _ = writeln!(out, "every file was already imported; nothing changed");
+        }
+    } else {
+        let _ = writeln!(
+            out,
+            "records read: {}, records failed: {}, {:.0} records/s, {:.1} MB/s",
+            summary["records_read"],
+            summary["records_failed"],
+            summary["records_per_second"].as_f64().unwrap_or(0.0),
+            summary["megabytes_per_second"].as_f64().unwrap_or(0.0)
+        );
+    }
     if let Some(tables) = summary["rows_per_table"].as_object() {
         for (table, rows) in tables {
             let _ = writeln!(out, "  {table}: {rows} rows");
