@@ -24,6 +24,13 @@ pub enum ServerError {
     /// The workspace failed.
     #[error(transparent)]
     Store(#[from] store::StoreError),
+
+    /// The flush at shutdown failed. Nothing is lost: the rows stay in
+    /// the write-ahead log.
+    #[error(
+        "the last flush to the tables failed: {0}; the acknowledged rows stay in the write-ahead log and the next start replays them"
+    )]
+    FinalFlush(store::StoreError),
     /// The auth file is not valid.
     #[error(
         "invalid auth file {path}: {reason}; restore it from a backup or delete it to start over (all keys are then revoked)"

@@ -279,7 +279,7 @@ pub async fn run(options: UpOptions) -> Result<(), ServerError> {
     for task in background {
         let _ = task.await;
     }
-    let report = live.close().await?;
+    let report = live.close().await.map_err(ServerError::FinalFlush)?;
     info!(rows = report.rows, "flushed live rows; stopped");
     Ok(())
 }
