@@ -39,6 +39,9 @@ pub struct CheckSummary {
     pub loaded: usize,
     pub planned: usize,
     pub missing_feature: usize,
+    /// Files that load but do not plan for another reason than a missing
+    /// feature, such as a table homesoc does not have.
+    pub other_error: usize,
 }
 
 impl CheckSummary {
@@ -50,6 +53,12 @@ impl CheckSummary {
             missing_feature: reports
                 .iter()
                 .filter(|report| !report.missing_features.is_empty())
+                .count(),
+            other_error: reports
+                .iter()
+                .filter(|report| {
+                    report.loads && !report.plans && report.missing_features.is_empty()
+                })
                 .count(),
         }
     }

@@ -4,6 +4,7 @@
 pub(crate) mod schedule;
 mod state;
 
+use std::io::IsTerminal as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -15,6 +16,7 @@ use detect::check::{CheckSummary, check_rules};
 use detect::{Detector, Rule, RunKind, RunRecord, RunStatus};
 use engine::Engine;
 use engine::time::{format_datetime_iso, parse_datetime};
+use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::{Value, json};
 use store::Workspace;
 
@@ -375,7 +377,24 @@ async fn backtest(
     let data_days = DataDays::read(&Engine::new(), &Workspace::open_for_reading(data_dir)?).await?;
     let mut records = Vec::new();
     let mut skipped = 0;
+    // A bar on a terminal; otherwise one log line per rule, since a long
+    // period over many rules takes minutes.
+    let progress = if std::io::stderr().is_terminal() && !json_output {
+        let bar = ProgressBar::new(rules.len() as u64);
+        bar.set_style(
+            ProgressStyle::with_template(
+                "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} rules {msg}",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        bar
+    } else {
+        ProgressBar::hidden()
+    };
     for rule in &rules {
+        progress.set_message(rule.name.clone());
+        let started = std::time::Instant::now();
+        let alerts_before = detector.pending().alerts.len();
         let backtest = backtest_rule(
             &mut detector,
             &data_days,
@@ -384,9 +403,20 @@ async fn backtest(
             period.to_ticks,
         )
         .await;
+        tracing::info!(
+            rule_id = %rule.id,
+            rule = %rule.name,
+            runs = backtest.runs.len(),
+            skipped = backtest.skipped,
+            alerts = detector.pending().alerts.len() - alerts_before,
+            seconds = started.elapsed().as_secs_f64(),
+            "backtested rule"
+        );
         records.extend(backtest.runs);
         skipped += backtest.skipped;
+        progress.inc(1);
     }
+    progress.finish_and_clear();
     let alerts = detector.pending().alerts.clone();
     let incidents = incident_numbers(&detector);
     if commit {
@@ -548,8 +578,12 @@ fn check(paths: &[PathBuf], json_output: bool) -> anyhow::Result<ExitCode> {
             text.push('\n');
         }
         text.push_str(&format!(
-            "{} files: {} load, {} plan, {} use a feature not supported yet\n",
-            summary.files, summary.loaded, summary.planned, summary.missing_feature
+            "{} files: {} load, {} plan, {} use a feature not supported yet, {} fail to plan for another reason (such as an unknown table)\n",
+            summary.files,
+            summary.loaded,
+            summary.planned,
+            summary.missing_feature,
+            summary.other_error
         ));
         write_stdout(&text)?;
     }
