@@ -104,8 +104,12 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
 
+    // Query plans are planned and run recursively on these threads; 8 MiB
+    // (only touched pages are committed) leaves a wide margin below the
+    // parser's operator limit.
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        .thread_stack_size(8 * 1024 * 1024)
         .build()
     {
         Ok(runtime) => runtime,

@@ -49,8 +49,15 @@ fn valid_name(name: &str) -> bool {
 }
 
 pub async fn run(data_dir: &Path, command: UsersCommand) -> anyhow::Result<ExitCode> {
-    std::fs::create_dir_all(data_dir)
-        .with_context(|| format!("cannot create {}", data_dir.display()))?;
+    // A user added to a folder that no server runs on cannot sign in, so
+    // a missing folder is an error rather than a new, empty one.
+    if !data_dir.is_dir() {
+        bail!(
+            "the data folder {} does not exist; give the folder that `homesoc up` runs on with --data-dir (the demo's is ./homesoc-demo), or start `homesoc --data-dir {} up` once to create it",
+            data_dir.display(),
+            data_dir.display()
+        );
+    }
     let mut file = AuthFile::load(data_dir)?;
     match command {
         UsersCommand::Add {
@@ -97,11 +104,14 @@ pub async fn run(data_dir: &Path, command: UsersCommand) -> anyhow::Result<ExitC
             file.save(data_dir)?;
             let verb = if replaced { "updated" } else { "added" };
             let role_name = format!("{role:?}").to_lowercase();
+            let folder = data_dir.display();
             if generated {
-                eprintln!("{verb} user {name} ({role_name}); the password is shown only once:");
+                eprintln!(
+                    "{verb} user {name} ({role_name}) in {folder}; the password is shown only once:"
+                );
                 write_stdout(&format!("{password}\n"))?;
             } else {
-                eprintln!("{verb} user {name} ({role_name})");
+                eprintln!("{verb} user {name} ({role_name}) in {folder}");
             }
         }
         UsersCommand::List { json: as_json } => {

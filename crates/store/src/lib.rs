@@ -7,6 +7,7 @@
 
 pub mod builder;
 pub mod catalog;
+mod durable;
 pub mod error;
 pub mod files;
 pub mod live;

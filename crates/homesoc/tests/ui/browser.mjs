@@ -256,6 +256,13 @@ try {
   await shot("overview");
   log("overview");
 
+  // A query of 600 pipe steps gets an error, not a crashed server.
+  const longQuery = "SecurityEvent" + " | where EventID > 0".repeat(600);
+  const longResponse = await page.request.get(`${base}/ui/logs?range=24h&q=${encodeURIComponent(longQuery)}`);
+  assert.equal(longResponse.status(), 200);
+  assert.match(await longResponse.text(), /too many operators/);
+  assert.equal((await page.request.get(`${base}/healthz`)).status(), 200, "the server still runs");
+
   // An unknown page gets an HTML 404 with a way back.
   const missing = await page.request.get(`${base}/ui/nope`);
   assert.equal(missing.status(), 404);

@@ -28,6 +28,12 @@ const MAX_DEPTH: usize = 256;
 /// recursion of later passes and of `Drop` over the tree.
 const MAX_HEIGHT: usize = 1024;
 
+/// Maximum number of tabular operators (`| where`, `| extend`, ...) in a
+/// whole query. Each one nests the query plan one level deeper, and the
+/// engine plans and runs the plan recursively on threads with a few MiB
+/// of stack. Published rules use a few dozen.
+pub(crate) const MAX_OPERATORS: usize = 200;
+
 /// Stack size of the thread that runs the parser. Unoptimized builds use
 /// roughly 26 KiB of stack per nesting level (measured on x86-64 with a
 /// debug build), so [`MAX_DEPTH`] levels need several MiB, more than the
@@ -63,6 +69,8 @@ struct Parser<'a> {
     prev_end: usize,
     depth: usize,
     height: usize,
+    /// Tabular operators parsed so far, bounded by [`MAX_OPERATORS`].
+    operators: usize,
     /// The token at `cached.0`, so repeated peeks do not re-lex.
     cached: Option<(usize, Token)>,
 }
@@ -74,6 +82,7 @@ impl<'a> Parser<'a> {
             pos: 0,
             prev_end: 0,
             depth: 0,
+            operators: 0,
             height: 0,
             cached: None,
         }

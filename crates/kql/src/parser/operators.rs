@@ -41,7 +41,22 @@ impl Parser<'_> {
     /// Parses zero or more `| operator` steps.
     pub(super) fn parse_pipe_operators(&mut self) -> PResult<Vec<Operator>> {
         let mut operators = Vec::new();
-        while self.eat(&TokenKind::Pipe)? {
+        loop {
+            let pipe = self.peek()?.span;
+            if !self.eat(&TokenKind::Pipe)? {
+                break;
+            }
+            self.operators += 1;
+            if self.operators > super::MAX_OPERATORS {
+                return Err(Diagnostic::new(
+                    format!(
+                        "query has too many operators: more than {} `|` steps; homesoc plans at most {} per query, so combine conditions into fewer steps (one `where` with `and`)",
+                        super::MAX_OPERATORS,
+                        super::MAX_OPERATORS
+                    ),
+                    pipe,
+                ));
+            }
             operators.push(self.parse_operator()?);
         }
         Ok(operators)

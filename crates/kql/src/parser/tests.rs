@@ -1019,6 +1019,26 @@ fn error_too_deep() {
 }
 
 #[test]
+fn error_too_many_operators() {
+    let steps = |count: usize| format!("T{}", " | where x > 1".repeat(count));
+    assert!(crate::parse(&steps(super::MAX_OPERATORS)).is_ok());
+    let err = parse_err(&steps(super::MAX_OPERATORS + 1));
+    assert!(
+        err.message.contains("too many operators"),
+        "{}",
+        err.message
+    );
+    // Operators of sub-queries count toward the same limit.
+    let half = " | where x > 1".repeat(super::MAX_OPERATORS / 2 + 1);
+    let err = parse_err(&format!("T{half} | join (S{half}) on x"));
+    assert!(
+        err.message.contains("too many operators"),
+        "{}",
+        err.message
+    );
+}
+
+#[test]
 fn project_by_names_takes_expressions() {
     let OperatorKind::ProjectByNames(items) =
         single_op(r#"T | project-by-names "Name", dynamic(["C*"]), column_names_of(S)"#)

@@ -71,9 +71,27 @@ const MAX_AUTO_CHART_COLUMNS: usize = 8;
 /// The `render` visualizations this UI draws, for messages.
 const DRAWN_KINDS: &str = "timechart, linechart, areachart, columnchart, barchart and piechart";
 
+/// True when the query's main pipeline summarizes (`summarize` or
+/// `count`). Only such results get a chart without `render`: raw rows
+/// with a datetime and a number (an EventID) are no series.
+pub fn summarizes(query: &str) -> bool {
+    let Ok(parsed) = kql::parse(query) else {
+        return false;
+    };
+    parsed.body.is_some_and(|body| {
+        body.operators.iter().any(|operator| {
+            matches!(
+                operator.kind,
+                kql::ast::OperatorKind::Summarize(_) | kql::ast::OperatorKind::Count(_)
+            )
+        })
+    })
+}
+
 /// Draws the chart for a query result. `render` picks the kind. Without
-/// `render`, a result of at most [`MAX_AUTO_CHART_COLUMNS`] columns with
-/// a datetime column and a numeric column becomes a time chart.
+/// `render`, a summarized result (`summarized`, see [`summarizes`]) of at
+/// most [`MAX_AUTO_CHART_COLUMNS`] columns with a datetime column and a
+/// numeric column becomes a time chart.
 ///
 /// Returns `None` when the result gets no chart, and `Some(Err(message))`
 /// when `render` asked for a chart that this result or this UI cannot
@@ -82,6 +100,7 @@ pub fn from_result(
     columns: &[(String, KqlType)],
     rows: &[Vec<Value>],
     render: Option<&str>,
+    summarized: bool,
 ) -> Option<Result<String, String>> {
     let numeric = |ty: KqlType| {
         matches!(
@@ -105,7 +124,8 @@ pub fn from_result(
                 )));
             }
         },
-        None if time_column.is_some()
+        None if summarized
+            && time_column.is_some()
             && !value_columns.is_empty()
             && columns.len() <= MAX_AUTO_CHART_COLUMNS =>
         {
@@ -465,16 +485,22 @@ mod tests {
             vec![Value::from("2026-01-01T00:00:00Z"), Value::from(3)],
             vec![Value::from("2026-01-01T01:00:00Z"), Value::from(5)],
         ];
-        let svg = from_result(&columns, &rows, None)
+        let svg = from_result(&columns, &rows, None, true)
             .expect("a chart")
             .unwrap();
         assert!(svg.contains("<polyline"), "{svg}");
-        let pie = from_result(&columns, &rows, Some("piechart"))
+        let pie = from_result(&columns, &rows, Some("piechart"), true)
             .expect("a chart")
             .unwrap();
         assert!(pie.contains("<path"), "{pie}");
         let no_time = vec![("Name".to_string(), KqlType::String)];
-        assert!(from_result(&no_time, &[vec![Value::from("a")]], None).is_none());
+        assert!(from_result(&no_time, &[vec![Value::from("a")]], None, true).is_none());
+        // Raw rows with the same shape get no automatic chart.
+        assert!(from_result(&columns, &rows, None, false).is_none());
+        assert!(summarizes(
+            "T | summarize count() by bin(TimeGenerated, 1h)"
+        ));
+        assert!(!summarizes("T | project EventID, TimeGenerated | take 20"));
     }
 
     #[test]
@@ -489,12 +515,12 @@ mod tests {
             vec![Value::from(4624), Value::from(30)],
             vec![Value::from(4625), Value::from(10)],
         ];
-        let pie = from_result(&columns, &rows, Some("piechart"))
+        let pie = from_result(&columns, &rows, Some("piechart"), true)
             .unwrap()
             .unwrap();
         assert!(pie.contains("4624: 30"), "{pie}");
         assert!(pie.contains("4625: 10"), "{pie}");
-        let bars = from_result(&columns, &rows, Some("columnchart"))
+        let bars = from_result(&columns, &rows, Some("columnchart"), true)
             .unwrap()
             .unwrap();
         assert!(bars.contains("<title>4624: 30</title>"), "{bars}");
@@ -518,9 +544,9 @@ mod tests {
     fn unsupported_render_is_explained() {
         let columns = vec![("Name".to_string(), KqlType::String)];
         let rows = vec![vec![Value::from("a")]];
-        let scatter = from_result(&columns, &rows, Some("scatterchart")).unwrap();
+        let scatter = from_result(&columns, &rows, Some("scatterchart"), true).unwrap();
         assert!(scatter.unwrap_err().contains("scatterchart"));
-        let no_time = from_result(&columns, &rows, Some("timechart")).unwrap();
+        let no_time = from_result(&columns, &rows, Some("timechart"), true).unwrap();
         assert!(no_time.unwrap_err().contains("datetime column"));
     }
 
@@ -531,6 +557,6 @@ mod tests {
         let row: Vec<Value> = std::iter::once(Value::from("2026-01-01T00:00:00Z"))
             .chain((0..10).map(Value::from))
             .collect();
-        assert!(from_result(&columns, &[row], None).is_none());
+        assert!(from_result(&columns, &[row], None, true).is_none());
     }
 }

@@ -151,6 +151,19 @@ pub fn duration(ticks: i64) -> String {
     parts.join(" ")
 }
 
+/// Parses a `page` parameter: empty for the first page, else a whole
+/// number from 1. The error names the value.
+pub fn page_number(text: Option<&str>) -> Result<usize, String> {
+    match text.map(str::trim) {
+        None | Some("") => Ok(1),
+        Some(text) => text
+            .parse::<usize>()
+            .ok()
+            .filter(|&page| page >= 1)
+            .ok_or_else(|| format!("invalid page `{text}`: pages are numbered from 1")),
+    }
+}
+
 /// Formats a count with its noun, in the plural unless the count is one:
 /// `counted(1, "alert")` is `1 alert`, `counted(3, "alert")` is `3 alerts`.
 pub fn counted(count: u64, noun: &str) -> String {

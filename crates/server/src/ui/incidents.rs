@@ -40,7 +40,7 @@ pub struct QueueQuery {
     #[serde(default)]
     sort: String,
     #[serde(default)]
-    page: Option<usize>,
+    page: Option<String>,
     /// Incidents per page: 1 to 100, 25 when empty.
     #[serde(default)]
     per: String,
@@ -234,7 +234,10 @@ pub async fn page(
     };
     let total = selected.len();
     let pages = total.div_ceil(size).max(1);
-    let page = query.page.unwrap_or(1).clamp(1, pages);
+    let page = match html::page_number(query.page.as_deref()) {
+        Ok(page) => page.clamp(1, pages),
+        Err(message) => return refusal(StatusCode::BAD_REQUEST, &message),
+    };
     let shown = &selected[(page - 1) * size..(page * size).min(total)];
 
     let mut body = String::from("<h1>Incidents</h1>");

@@ -272,6 +272,21 @@ async fn search_section(
             &query.expiry
         ),
     );
+    let unknown_kind = !query.kind.is_empty() && !kinds.contains(&query.kind.as_str());
+    if unknown_kind {
+        let message = format!(
+            "unknown indicator type `{}`: the stored indicators have {}",
+            query.kind,
+            if kinds.is_empty() {
+                "no types yet".to_string()
+            } else {
+                kinds.join(", ")
+            }
+        );
+        out.push_str(&html::notice("error", &message));
+        out.push_str("</section>");
+        return out;
+    }
     if let Err(message) = check_search(query) {
         out.push_str(&html::notice("error", &message));
         out.push_str("</section>");

@@ -36,7 +36,7 @@ pub struct LogsQuery {
     q: Option<String>,
     #[serde(default)]
     range: String,
-    page: Option<usize>,
+    page: Option<String>,
     format: Option<String>,
 }
 
@@ -86,7 +86,10 @@ pub async fn page(
             Err(message) => results.push_str(&html::notice("error", &message)),
             Ok(window) => match data::run(&state, &text, window).await {
                 Ok(result) => {
-                    results = render_results(&text, &range, query.page.unwrap_or(1), &result);
+                    results = match html::page_number(query.page.as_deref()) {
+                        Ok(page) => render_results(&text, &range, page, &result),
+                        Err(message) => html::notice("error", &message),
+                    };
                 }
                 Err(failure) => {
                     if let QueryFailure::Query(err) = &failure
@@ -228,7 +231,7 @@ fn render_results(text: &str, range: &str, page: usize, result: &engine::QueryRe
         json = escape(&link("&format=json")),
     );
     let render = chart::render_kind(text);
-    match chart::from_result(&typed, &rows, render.as_deref()) {
+    match chart::from_result(&typed, &rows, render.as_deref(), chart::summarizes(text)) {
         Some(Ok(svg)) => {
             let _ = write!(
                 out,

@@ -52,7 +52,10 @@ pub fn routes() -> Router<Shared> {
         .route("/ui/rules", get(rules::page))
         .route("/ui/rules/{id}", get(rules::rule_page))
         .route("/ui/rules/{id}/enabled", post(rules::set_enabled))
-        .route("/ui/rules/{id}/backtest", post(rules::backtest))
+        .route(
+            "/ui/rules/{id}/backtest",
+            get(rules::backtest_address).post(rules::backtest),
+        )
         .route("/ui/intel", get(intel::page))
         .route("/ui/intel/feeds/{name}/pull", post(intel::pull))
         .route("/ui/assets/app.css", get(stylesheet))

@@ -174,6 +174,13 @@ pub async fn set_enabled(
     Redirect::to(&format!("/ui/rules?done={}", url_encode(&done))).into_response()
 }
 
+/// `GET /ui/rules/{id}/backtest`: the address a backtest result shows, when
+/// it is reloaded or bookmarked. A backtest runs only from the form, so
+/// this goes back to the rule page.
+pub async fn backtest_address(Path(id): Path<String>) -> Response {
+    Redirect::to(&format!("/ui/rules/{}", url_encode(&id))).into_response()
+}
+
 /// `GET /ui/rules/{id}`: the rule's details and query, with the backtest
 /// form.
 pub async fn rule_page(

@@ -31,12 +31,14 @@ pub fn grid(caption: &str, columns: &[String], rows: &[Vec<Value>]) -> String {
                 let short: String = text.chars().take(MAX_CELL_CHARS).collect();
                 let _ = write!(
                     out,
-                    r#"<td title="{}">{}…</td>"#,
+                    r#"<td class="long" title="{}">{}…</td>"#,
                     escape(&text),
                     escape(&short)
                 );
             } else if is_datetime_text(&text) {
                 let _ = write!(out, r#"<td class="nowrap">{}</td>"#, escape(&text));
+            } else if has_long_word(&text) {
+                let _ = write!(out, r#"<td class="long">{}</td>"#, escape(&text));
             } else {
                 let _ = write!(out, "<td>{}</td>", escape(&text));
             }
@@ -46,6 +48,18 @@ pub fn grid(caption: &str, columns: &[String], rows: &[Vec<Value>]) -> String {
     out.push_str("</tbody></table></div>");
     out
 }
+
+/// True when the text has a word longer than a cell should get for it
+/// (command lines with base64, hashes, paths). Such a cell may break
+/// anywhere, so that it wraps instead of widening the table; other cells
+/// break only between words.
+fn has_long_word(text: &str) -> bool {
+    text.split_whitespace()
+        .any(|word| word.chars().count() > LONG_WORD_CHARS)
+}
+
+/// The word length from which a cell may break inside words.
+const LONG_WORD_CHARS: usize = 32;
 
 /// True for the ISO 8601 datetimes of query results
 /// (`2026-12-05T08:26:02.7749187Z`), which a cell keeps on one line.

@@ -283,11 +283,11 @@ impl LiveStore {
                 .iter()
                 .map(|add| table_folder.join(&add.path))
                 .collect();
-            sync_files(data_files).await?;
+            crate::durable::sync_files(data_files).await?;
 
             let _no_readers = self.memtable.visibility.write().await;
             self.workspace.commit_live(table, adds, last_seq).await?;
-            sync_delta_log(table_folder.join("_delta_log")).await?;
+            crate::durable::sync_delta_log(table_folder.join("_delta_log")).await?;
             self.memtable.remove_up_to(table.name, last_seq);
             report.rows += rows;
         }
@@ -354,47 +354,6 @@ impl LiveStore {
         }
         report
     }
-}
-
-/// Syncs data files and their folders to disk.
-async fn sync_files(paths: Vec<PathBuf>) -> Result<(), StoreError> {
-    tokio::task::spawn_blocking(move || {
-        let mut folders = std::collections::BTreeSet::new();
-        for path in &paths {
-            std::fs::File::open(path)
-                .and_then(|file| file.sync_all())
-                .map_err(|source| StoreError::Io {
-                    path: path.clone(),
-                    source,
-                })?;
-            if let Some(folder) = path.parent() {
-                folders.insert(folder.to_path_buf());
-            }
-        }
-        folders
-            .iter()
-            .try_for_each(|folder| wal::sync_folder(folder))
-    })
-    .await
-    .map_err(|join| StoreError::Io {
-        path: PathBuf::new(),
-        source: std::io::Error::other(join.to_string()),
-    })?
-}
-
-/// Syncs the newest commit file of a Delta log and the log folder.
-async fn sync_delta_log(folder: PathBuf) -> Result<(), StoreError> {
-    let newest = std::fs::read_dir(&folder)
-        .map_err(|source| StoreError::Io {
-            path: folder.clone(),
-            source,
-        })?
-        .filter_map(|entry| entry.ok().map(|e| e.path()))
-        .filter(|path| path.extension().is_some_and(|ext| ext == "json"))
-        .max();
-    let mut paths: Vec<PathBuf> = newest.into_iter().collect();
-    paths.push(folder);
-    sync_files(paths).await
 }
 
 /// Reads every segment into the memtable. Returns what was found and the
