@@ -371,11 +371,16 @@ impl Detector {
         fresh
     }
 
-    /// Returns whether the rule's trigger fires when every table is empty,
-    /// or the error of a query that does not run.
-    pub async fn fires_on_empty_tables(&self, rule: &Rule, at_ticks: i64) -> Result<bool, String> {
-        let catalog = store::catalog::schema_catalog().map_err(|err| err.to_string())?;
-        let result = self.run_query(rule, &catalog, at_ticks).await?;
+    /// Returns whether the rule's trigger fires over the tables of
+    /// `catalog` (such as every table empty), or the error of a query that
+    /// does not run.
+    pub async fn fires_over(
+        &self,
+        rule: &Rule,
+        catalog: &dyn engine::Catalog,
+        at_ticks: i64,
+    ) -> Result<bool, String> {
+        let result = self.run_query(rule, catalog, at_ticks).await?;
         Ok(rule.trigger.fires(result.row_count() as u64))
     }
 

@@ -11,7 +11,7 @@ use std::process::ExitCode;
 use anyhow::{Context as _, bail};
 use clap::{Args, Subcommand};
 use detect::alert::Alert;
-use detect::backtest::{DataDays, backtest_rule};
+use detect::backtest::{DataTimes, backtest_rule};
 use detect::check::{CheckSummary, check_rules};
 use detect::{Detector, Rule, RunKind, RunRecord, RunStatus};
 use engine::Engine;
@@ -374,7 +374,8 @@ async fn backtest(
 ) -> anyhow::Result<ExitCode> {
     let rules = source.select(data_dir, ids)?;
     let (mut detector, _lock) = open_detector(data_dir, commit).await?;
-    let data_days = DataDays::read(&Engine::new(), &Workspace::open_for_reading(data_dir)?).await?;
+    let data_times =
+        DataTimes::read(&Engine::new(), &Workspace::open_for_reading(data_dir)?).await?;
     let mut records = Vec::new();
     let mut skipped = 0;
     // A bar on a terminal; otherwise one log line per rule, since a long
@@ -397,7 +398,7 @@ async fn backtest(
         let alerts_before = detector.pending().alerts.len();
         let backtest = backtest_rule(
             &mut detector,
-            &data_days,
+            &data_times,
             rule,
             period.from_ticks,
             period.to_ticks,

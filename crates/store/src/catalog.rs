@@ -190,6 +190,23 @@ fn add_views(catalog: &mut StaticCatalog) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// Returns the stored tables whose rows the catalog table `name` reads:
+/// the table itself, `SecurityEvent`, `Event` and `WindowsEvent` for the
+/// `WindowsEvent` view, and none for a reference table, which is always
+/// empty. Returns `None` for a name that is not in the catalog.
+pub fn stored_sources(name: &str) -> Option<Vec<&'static str>> {
+    if name == WINDOWS_EVENT.name {
+        return Some(vec![SECURITY_EVENT.name, EVENT.name, WINDOWS_EVENT.name]);
+    }
+    if let Some(table) = ALL_TABLES.iter().find(|table| table.name == name) {
+        return Some(vec![table.name]);
+    }
+    if REFERENCE_TABLES.iter().any(|table| table.name == name) {
+        return Some(Vec::new());
+    }
+    None
+}
+
 /// Reads `WindowsEvent` as the view over `SecurityEvent` and `Event`, plus
 /// any rows stored in a `WindowsEvent` table of its own.
 fn windows_event_relation(catalog: &StaticCatalog) -> Result<Relation, StoreError> {
@@ -373,4 +390,20 @@ fn empty_plan(table: &str, columns: &[Column]) -> Result<LogicalPlan, StoreError
         produce_one_row: false,
         schema: Arc::new(schema),
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stored_sources_of_views_and_tables() {
+        assert_eq!(
+            stored_sources("WindowsEvent"),
+            Some(vec!["SecurityEvent", "Event", "WindowsEvent"])
+        );
+        assert_eq!(stored_sources("SecurityEvent"), Some(vec!["SecurityEvent"]));
+        assert_eq!(stored_sources("Heartbeat"), Some(Vec::new()));
+        assert_eq!(stored_sources("NoSuchTable"), None);
+    }
 }

@@ -7,7 +7,7 @@ use axum::Form;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
-use detect::backtest::{DataDays, backtest_rule};
+use detect::backtest::{DataTimes, backtest_rule};
 use detect::{Detector, Rule, RuleStates};
 use serde::Deserialize;
 
@@ -336,10 +336,10 @@ async fn run_backtest(
     let mut detector = Detector::open(state.engine.clone(), state.workspace.clone())
         .await
         .map_err(|err| format!("cannot open the detector: {err}"))?;
-    let days = DataDays::read(&state.engine, &state.workspace)
+    let times = DataTimes::read(&state.engine, &state.workspace)
         .await
-        .map_err(|err| format!("cannot read the data days: {err}"))?;
-    let result = backtest_rule(&mut detector, &days, rule, from, to).await;
+        .map_err(|err| format!("cannot read which minutes hold rows: {err}"))?;
+    let result = backtest_rule(&mut detector, &times, rule, from, to).await;
     let alerts = detector.discard_pending().alerts;
     let failed = result
         .runs
