@@ -3,7 +3,7 @@
 //! a real file system without touching the machine's disks.
 //!
 //! While the disk is full, the sender gets 503 with the `DiskFull` code
-//! and `Retry-After`, and the server keeps answering queries. After space
+//! and `Retry-After`, and the server still runs queries. After space
 //! is freed and the server restarts, every acknowledged event is present
 //! exactly once and no refused batch left rows behind.
 //!
@@ -233,8 +233,8 @@ async fn full_disk_refuses_batches_and_loses_nothing() {
     );
     assert_eq!(retry_after, "5");
 
-    // Still full: later batches are refused the same way, and the server
-    // answers queries with exactly the acknowledged rows.
+    // Still full: later batches are refused the same way, and queries
+    // return exactly the acknowledged rows.
     let (status, body, _) = send(&http, &url, &key, "refused-again").await;
     assert_eq!(status, 503, "{body}");
     let live: Vec<(String, u64)> = counts(&http, &url, &key).await;
@@ -270,7 +270,7 @@ async fn full_disk_refuses_batches_and_loses_nothing() {
         "the server logs the failed write:\n{log}"
     );
     // The first server's last flush may not fit on the full disk. Then it
-    // exits non-zero and says that the rows wait in the log, which the
+    // exits non-zero with a message that the rows wait in the log, which the
     // second server replayed above. The second server stops cleanly.
     let exits = read(&out, "script.err");
     if exits.contains("up 1 exited") {

@@ -30,6 +30,14 @@ pub fn load_rules(state: &AppState) -> Vec<Rule> {
     set.rules
 }
 
+/// Returns the name of each rule the server runs, by rule id.
+pub fn rule_names(state: &AppState) -> BTreeMap<String, String> {
+    load_rules(state)
+        .into_iter()
+        .map(|rule| (rule.id, rule.name))
+        .collect()
+}
+
 /// Returns the last scheduled or NRT run of each rule, by rule id.
 pub async fn last_runs(state: &AppState) -> BTreeMap<String, LastRun> {
     let rows = data::rows(

@@ -189,11 +189,11 @@ pub async fn run(options: UpOptions) -> Result<(), ServerError> {
         data_dir: data_dir.clone(),
         workspace: workspace.clone(),
         live: live.clone(),
-        engine: engine.clone(),
+        engine,
         auth: Authenticator::new(&data_dir)?,
-        metrics: metrics.clone(),
+        metrics,
         syslog_metrics: syslog.as_ref().map(|listeners| listeners.metrics()),
-        incident_writes: incident_writes.clone(),
+        incident_writes,
         ui: crate::ui::UiState::new(),
         after_pull: options.after_pull.clone(),
     });
@@ -217,13 +217,7 @@ pub async fn run(options: UpOptions) -> Result<(), ServerError> {
         }));
     }
     // Background jobs (rule scheduler, intel refresher) start here.
-    let context = JobContext {
-        data_dir: data_dir.clone(),
-        workspace: workspace.clone(),
-        engine,
-        metrics,
-        incident_writes,
-    };
+    let context = state.job_context();
     for job in options.jobs {
         info!(job = job.name(), "starting background job");
         background.push(tokio::spawn(

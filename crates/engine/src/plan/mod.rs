@@ -340,7 +340,7 @@ fn tabular_binding(value: &ast::Expr) -> Result<Binding, EngineError> {
 }
 
 /// Returns the names of every scalar and aggregate function the planner
-/// knows, sorted and without repeats, for editors' autocompletion.
+/// supports, sorted and without repeats, for editors' autocompletion.
 pub fn function_names() -> Vec<&'static str> {
     let mut names: Vec<&'static str> = functions::SCALAR_FUNCTIONS
         .iter()

@@ -17,7 +17,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::app::{AppState, Shared};
-use crate::rule_catalog::load_rules;
+use crate::rule_catalog::rule_names;
 use crate::ui::data::{self, kql_string, now_ticks};
 use crate::ui::html::{self, Nav, csrf_field, escape, notice, options, time};
 use crate::ui::incidents::severity_class;
@@ -88,10 +88,7 @@ pub async fn page(
     if let Some(error) = &query.error {
         body.push_str(&notice("error", error));
     }
-    let rule_names: BTreeMap<String, String> = load_rules(&state)
-        .into_iter()
-        .map(|rule| (rule.id, rule.name))
-        .collect();
+    let rule_names = rule_names(&state);
     body.push_str(&summary(&incident, &rule_names));
     if session.can_work_incidents() {
         body.push_str(&actions(&incident, &session));

@@ -13,7 +13,7 @@ use detect::rule::Severity;
 use serde::Deserialize;
 
 use crate::app::{AppState, Shared};
-use crate::rule_catalog::load_rules;
+use crate::rule_catalog::rule_names;
 use crate::ui::data::now_ticks;
 use crate::ui::html::{self, Nav, escape, options, time};
 use crate::ui::session::{self, refusal, url_encode};
@@ -218,10 +218,7 @@ pub async fn page(
             );
         }
     };
-    let rule_names: BTreeMap<String, String> = load_rules(&state)
-        .into_iter()
-        .map(|rule| (rule.id, rule.name))
-        .collect();
+    let rule_names = rule_names(&state);
     let mut selected: Vec<Incident> = incidents
         .into_iter()
         .filter(|incident| matches(incident, &query, &rule_names))
