@@ -12,6 +12,7 @@
 pub mod catalog;
 pub mod error;
 pub mod functions;
+mod optimizer;
 pub mod output;
 pub mod plan;
 pub mod time;
@@ -22,6 +23,7 @@ use std::time::Duration;
 
 use arrow::record_batch::RecordBatch;
 use datafusion::error::DataFusionError;
+use datafusion::execution::SessionStateBuilder;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::prelude::{SessionConfig, SessionContext};
 
@@ -99,8 +101,14 @@ impl Engine {
             .with_memory_limit(bytes, 1.0)
             .build_arc()
             .expect("a runtime with a memory pool and the default disk manager always builds");
+        let state = SessionStateBuilder::new()
+            .with_config(config)
+            .with_runtime_env(runtime)
+            .with_default_features()
+            .with_optimizer_rules(optimizer::rules())
+            .build();
         Engine {
-            context: SessionContext::new_with_config_rt(config, runtime),
+            context: SessionContext::new_with_state(state),
             memory_limit: bytes,
         }
     }
@@ -210,6 +218,33 @@ mod tests {
             "{message}"
         );
         assert!(message.contains("raise the memory limit"), "{message}");
+    }
+
+    #[tokio::test]
+    async fn chained_extends_plan_linearly() {
+        // Each step reads the previous column twice. Copying the steps
+        // into the filter would repeat the first one 2^16 times.
+        let mut query = String::from("print c0 = 'x'");
+        for step in 1..=16 {
+            let previous = step - 1;
+            query.push_str(&format!(
+                " | extend c{step} = substring(strcat(c{previous}, c{previous}), 0, 3)"
+            ));
+        }
+        query.push_str(" | where c16 == 'xxx'");
+        let engine = Engine::new();
+        let catalog = StaticCatalog::default();
+        let plan = engine
+            .explain(&query, &catalog, &QueryOptions::default())
+            .await
+            .unwrap();
+        assert!(plan.len() < 20_000, "plan of {} bytes", plan.len());
+
+        let result = engine
+            .run(&query, &catalog, &QueryOptions::default())
+            .await
+            .unwrap();
+        assert_eq!(result.row_count(), 1);
     }
 
     #[tokio::test]

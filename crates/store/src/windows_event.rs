@@ -44,7 +44,10 @@ fn source_column(source: &TableDef, target: &str) -> Option<&'static str> {
 fn view_column(source: &TableDef, target: &ColumnDef) -> Expr {
     let ty = physical_type(target.ty);
     let expr = match target.name {
-        "EventData" => engine::functions::xml::event_data_bag_expr(column("EventData")),
+        // Parsing the XML is the costly part of the view: computed once.
+        "EventData" => engine::plan::computed_once(engine::functions::xml::event_data_bag_expr(
+            column("EventData"),
+        )),
         "Type" => lit(WINDOWS_EVENT.name),
         // SecurityEvent keeps the level as text and has no level name.
         "EventLevel" if source.name == SECURITY_EVENT.name => try_cast(column("Level"), ty.clone()),

@@ -7,6 +7,7 @@
 //! type (datetime, timespan and long are all `Int64`).
 
 mod aggregate_expr;
+mod barrier;
 mod expr;
 mod externaldata;
 mod functions;
@@ -18,6 +19,7 @@ mod serialize;
 mod summarize;
 mod tabular;
 
+pub use barrier::computed_once;
 pub use expr::coerce_to;
 
 /// The column a table's plan may carry, beside its KQL columns, with each
@@ -109,12 +111,15 @@ pub(crate) fn column_exprs(columns: &[Column]) -> Vec<Expr> {
 }
 
 /// Projects `plan` to `exprs`, whose output columns are `columns`.
+/// Computed columns are computed once, in this projection (see
+/// [`computed_once`]).
 pub(crate) fn project(
     plan: LogicalPlan,
     exprs: Vec<Expr>,
     columns: Vec<Column>,
 ) -> Result<Relation, EngineError> {
     let (plan, exprs) = serialize::with_windows(plan, exprs)?;
+    let exprs = exprs.into_iter().map(computed_once).collect::<Vec<_>>();
     let plan = datafusion::logical_expr::LogicalPlanBuilder::from(plan)
         .project(exprs)
         .and_then(|b| b.build())
