@@ -123,8 +123,7 @@ impl Planner<'_> {
                 },
             ));
         }
-        let right_plan = LogicalPlanBuilder::from(right.plan)
-            .project(right_exprs)
+        let right_plan = super::project_unqualified(right.plan, right_exprs)
             .and_then(|b| b.build())
             .map_err(EngineError::plan)?;
 

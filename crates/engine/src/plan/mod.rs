@@ -119,12 +119,23 @@ pub(crate) fn project(
     columns: Vec<Column>,
 ) -> Result<Relation, EngineError> {
     let (plan, exprs) = serialize::with_windows(plan, exprs)?;
-    let exprs = exprs.into_iter().map(computed_once).collect::<Vec<_>>();
-    let plan = datafusion::logical_expr::LogicalPlanBuilder::from(plan)
-        .project(exprs)
+    let exprs = exprs.into_iter().map(computed_once).collect();
+    let plan = project_unqualified(plan, exprs)
         .and_then(|b| b.build())
         .map_err(EngineError::plan)?;
     Ok(Relation { plan, columns })
+}
+
+/// Projects `plan` to `exprs`, whose column references have no qualifier,
+/// as the planner writes them. Unlike `LogicalPlanBuilder::project`, this
+/// skips DataFusion's column normalization, which walks the whole input
+/// plan for every column reference and made planning wide tables slow.
+pub(crate) fn project_unqualified(
+    plan: LogicalPlan,
+    exprs: Vec<Expr>,
+) -> datafusion::common::Result<datafusion::logical_expr::LogicalPlanBuilder> {
+    let exprs: Vec<(Expr, bool)> = exprs.into_iter().map(|expr| (expr, false)).collect();
+    datafusion::logical_expr::LogicalPlanBuilder::from(plan).project_with_validation(exprs)
 }
 
 /// Keeps `columns` of `input`, in the given order.

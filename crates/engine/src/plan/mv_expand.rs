@@ -2,7 +2,7 @@
 //! bag, planned as a DataFusion unnest of per-row element lists.
 
 use datafusion::common::{Column as DfColumn, UnnestOptions};
-use datafusion::logical_expr::{Expr, LogicalPlanBuilder};
+use datafusion::logical_expr::Expr;
 use kql::ast::{self, ExprKind};
 use kql::{Diagnostic, KqlType};
 
@@ -89,8 +89,7 @@ impl Planner<'_> {
         if spec.with_item_index.is_some() {
             unnested.push(DfColumn::new_unqualified(index_column));
         }
-        let plan = LogicalPlanBuilder::from(input.plan)
-            .project(exprs)
+        let plan = super::project_unqualified(input.plan, exprs)
             .and_then(|b| b.unnest_columns_with_options(unnested, UnnestOptions::new()))
             .and_then(|b| b.build())
             .map_err(EngineError::plan)?;

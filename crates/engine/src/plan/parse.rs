@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use datafusion::common::ScalarValue;
-use datafusion::logical_expr::{Expr, LogicalPlanBuilder};
+use datafusion::logical_expr::Expr;
 use kql::ast::{self, ParsePart};
 use kql::{Diagnostic, KqlType, Span};
 use regex::Regex;
@@ -77,10 +77,10 @@ impl Planner<'_> {
         drop_unmatched: bool,
     ) -> Result<Relation, EngineError> {
         let mut exprs = column_exprs(&input.columns);
-        exprs.push(parsed.alias(PARSED_COLUMN));
-        let mut builder = LogicalPlanBuilder::from(input.plan)
-            .project(exprs)
-            .map_err(EngineError::plan)?;
+        // Each new column reads the parsed value, so it is computed once.
+        exprs.push(super::computed_once(parsed.alias(PARSED_COLUMN)));
+        let mut builder =
+            super::project_unqualified(input.plan, exprs).map_err(EngineError::plan)?;
         if drop_unmatched {
             let parsed = super::column_expr(PARSED_COLUMN);
             builder = builder.filter(matched(parsed)).map_err(EngineError::plan)?;

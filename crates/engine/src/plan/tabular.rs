@@ -984,8 +984,7 @@ fn union_relations(
             };
             exprs.push(expr.alias(&column.name));
         }
-        let plan = LogicalPlanBuilder::from(relation.plan)
-            .project(exprs)
+        let plan = super::project_unqualified(relation.plan, exprs)
             .and_then(|b| b.build())
             .map_err(EngineError::plan)?;
         builder = Some(match builder {
