@@ -12,14 +12,19 @@
 //! bounds whose step count changes with the instant).
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
+use datafusion::catalog::default_table_source::provider_as_source;
+use datafusion::common::{Column as DfColumn, TableReference};
+use datafusion::datasource::empty::EmptyTable;
+use datafusion::logical_expr::{Expr, LogicalPlan, LogicalPlanBuilder};
 use engine::{Catalog, Engine, QueryOptions, Relation};
 use store::Workspace;
 use store::tables::ALL_TABLES;
 
 use crate::error::DetectError;
 use crate::result::ResultRows;
+use crate::row_sources::RowSources;
 use crate::rule::Rule;
 use crate::run::{Detector, RunKind, RunRecord, schedule};
 
@@ -70,28 +75,58 @@ impl DataTimes {
     }
 }
 
-/// A catalog that records the stored tables behind every table a query
-/// plans, so that a backtest can tell which tables' rows a rule reads.
+/// A catalog that reads every table as an empty scan named after the
+/// table, and records the stored tables behind each, so that
+/// [`RowSources::of_plan`] can tell which tables' rows a query's result
+/// rows come from.
 struct RecordingCatalog<'a> {
     inner: &'a dyn Catalog,
-    /// The stored tables read, or `None` once the query read a table that
-    /// [`store::catalog::stored_sources`] does not list.
-    tables: Mutex<Option<BTreeSet<&'static str>>>,
+    /// The stored tables behind each table name read, or `None` once a
+    /// table could not be read as a named scan.
+    scans: Mutex<Option<BTreeMap<String, BTreeSet<&'static str>>>>,
 }
 
 impl<'a> RecordingCatalog<'a> {
     fn new(inner: &'a dyn Catalog) -> RecordingCatalog<'a> {
         RecordingCatalog {
             inner,
-            tables: Mutex::new(Some(BTreeSet::new())),
+            scans: Mutex::new(Some(BTreeMap::new())),
         }
     }
 
-    fn into_tables(self) -> Option<BTreeSet<&'static str>> {
-        self.tables
-            .into_inner()
-            .unwrap_or_else(|err| err.into_inner())
+    /// Returns the condition under which `plan`, planned over this
+    /// catalog, returns rows.
+    fn row_sources(&self, plan: &LogicalPlan) -> RowSources {
+        let scans = self.scans.lock().unwrap_or_else(|err| err.into_inner());
+        match scans.as_ref() {
+            Some(scans) => RowSources::of_plan(plan, scans),
+            None => RowSources::Always,
+        }
     }
+}
+
+/// Returns `relation` read from an empty table scan named `name`, with
+/// the same columns.
+fn named_scan(name: &str, relation: &Relation) -> Option<Relation> {
+    // A bare reference keeps the name's case, which parsing would lower.
+    let table = TableReference::bare(name);
+    let schema = relation.plan.schema();
+    let provider = Arc::new(EmptyTable::new(Arc::new(schema.as_arrow().clone())));
+    let columns: Vec<Expr> = schema
+        .fields()
+        .iter()
+        .map(|field| {
+            Expr::Column(DfColumn::new(Some(table.clone()), field.name())).alias(field.name())
+        })
+        .collect();
+    let plan = LogicalPlanBuilder::scan(table, provider_as_source(provider), None)
+        .and_then(|builder| builder.project(columns))
+        .and_then(|builder| builder.build())
+        .ok()?;
+    Some(Relation {
+        plan,
+        columns: relation.columns.clone(),
+    })
 }
 
 impl Catalog for RecordingCatalog<'_> {
@@ -101,13 +136,15 @@ impl Catalog for RecordingCatalog<'_> {
 
     fn table(&self, name: &str) -> Option<Relation> {
         let relation = self.inner.table(name)?;
-        let mut tables = self.tables.lock().unwrap_or_else(|err| err.into_inner());
-        match (store::catalog::stored_sources(name), tables.as_mut()) {
-            (Some(sources), Some(tables)) => tables.extend(sources),
-            (None, _) => *tables = None,
-            (Some(_), None) => {}
+        let mut scans = self.scans.lock().unwrap_or_else(|err| err.into_inner());
+        let scan = named_scan(name, &relation);
+        match (store::catalog::stored_sources(name), &scan, scans.as_mut()) {
+            (Some(sources), Some(_), Some(scans)) => {
+                scans.entry(name.to_string()).or_default().extend(sources);
+            }
+            _ => *scans = None,
         }
-        Some(relation)
+        Some(scan.unwrap_or(relation))
     }
 }
 
@@ -133,20 +170,23 @@ pub async fn backtest_rule(
     from_ticks: i64,
     to_ticks: i64,
 ) -> RuleBacktest {
-    let (empty_outcome, tables) = match store::catalog::schema_catalog() {
+    let (empty_outcome, sources) = match store::catalog::schema_catalog() {
         Ok(schema) => {
             let recording = RecordingCatalog::new(&schema);
             let outcome = detector.fires_over(rule, &recording, from_ticks).await;
-            (outcome, recording.into_tables())
+            let sources = match detector.plan_over(rule, &recording, from_ticks) {
+                Ok(plan) => recording.row_sources(&plan),
+                Err(_) => RowSources::Always,
+            };
+            (outcome, sources)
         }
-        Err(err) => (Err(err.to_string()), None),
+        Err(err) => (Err(err.to_string()), RowSources::Always),
     };
     let mut backtest = RuleBacktest::default();
     for at_ticks in schedule(rule, from_ticks, to_ticks) {
-        let window_has_rows =
-            data_times.overlaps(tables.as_ref(), at_ticks - rule.query_period, at_ticks);
+        let rows_possible = sources.possible(data_times, at_ticks - rule.query_period, at_ticks);
         let skip = match &empty_outcome {
-            Ok(fires_when_empty) => !window_has_rows && !fires_when_empty,
+            Ok(fires_when_empty) => !rows_possible && !fires_when_empty,
             Err(_) => !backtest.runs.is_empty(),
         };
         if skip {
@@ -199,12 +239,63 @@ mod tests {
     fn recording_catalog_maps_views() {
         let schema = store::catalog::schema_catalog().unwrap();
         let recording = RecordingCatalog::new(&schema);
-        assert!(recording.table("WindowsEvent").is_some());
-        assert!(recording.table("Heartbeat").is_some());
+        let windows_event = recording.table("WindowsEvent").unwrap();
         assert!(recording.table("NoSuchTable").is_none());
         assert_eq!(
-            recording.into_tables(),
-            Some(BTreeSet::from(["SecurityEvent", "Event", "WindowsEvent"]))
+            recording.row_sources(&windows_event.plan),
+            RowSources::Tables(BTreeSet::from(["SecurityEvent", "Event", "WindowsEvent"]))
         );
+    }
+
+    /// Returns whether `query` can return rows over the minute in which
+    /// [`data_times`] has `SecurityEvent` rows and over the one with
+    /// `Event` rows.
+    fn possible_in_minutes(query: &str) -> (bool, bool) {
+        let schema = store::catalog::schema_catalog().unwrap();
+        let recording = RecordingCatalog::new(&schema);
+        let plan = Engine::new()
+            .plan(query, &recording, &QueryOptions::default())
+            .unwrap()
+            .plan;
+        let sources = recording.row_sources(&plan);
+        let times = data_times();
+        (
+            sources.possible(&times, 10 * MINUTE, 11 * MINUTE),
+            sources.possible(&times, 100 * MINUTE, 101 * MINUTE),
+        )
+    }
+
+    #[test]
+    fn row_sources_of_queries() {
+        let cases = [
+            ("SecurityEvent | where EventID == 4625", (true, false)),
+            (
+                "SecurityEvent | summarize count() by Computer",
+                (true, false),
+            ),
+            ("SecurityEvent | summarize count()", (true, true)),
+            ("print x = 1", (true, true)),
+            ("union SecurityEvent, Event", (true, true)),
+            ("WindowsEvent | take 1", (true, true)),
+            (
+                "SecurityEvent | join kind=leftouter (Event) on Computer",
+                (true, false),
+            ),
+            (
+                "SecurityEvent | join kind=inner (Event) on Computer",
+                (false, false),
+            ),
+            (
+                "ThreatIntelIndicators | join kind=innerunique (SecurityEvent) on $left.ObservableValue == $right.IpAddress",
+                (false, false),
+            ),
+            (
+                "SecurityEvent | join kind=rightanti (Event) on Computer",
+                (false, true),
+            ),
+        ];
+        for (query, expected) in cases {
+            assert_eq!(possible_in_minutes(query), expected, "{query}");
+        }
     }
 }

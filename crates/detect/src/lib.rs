@@ -22,6 +22,7 @@ pub mod load;
 mod read;
 mod result;
 pub mod retro_hunt;
+pub mod row_sources;
 pub mod rule;
 pub mod run;
 pub mod scheduler;

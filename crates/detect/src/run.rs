@@ -384,6 +384,24 @@ impl Detector {
         Ok(rule.trigger.fires(result.row_count() as u64))
     }
 
+    /// Plans the rule's query over `catalog` with `now()` at `at_ticks`,
+    /// without running it, and returns its logical plan.
+    pub fn plan_over(
+        &self,
+        rule: &Rule,
+        catalog: &dyn engine::Catalog,
+        at_ticks: i64,
+    ) -> Result<datafusion::logical_expr::LogicalPlan, String> {
+        let options = QueryOptions {
+            now_ticks: at_ticks,
+            ..QueryOptions::default()
+        };
+        self.engine
+            .plan(&rule.query, catalog, &options)
+            .map(|relation| relation.plan)
+            .map_err(|err| query_error(&rule.query, &err))
+    }
+
     /// Runs the rule's query over `catalog` with `now()` at `at_ticks`.
     async fn run_query(
         &self,
