@@ -1,4 +1,4 @@
-//! Which stored tables a query's result rows can come from.
+//! The stored tables that a query's result rows can come from.
 //!
 //! A backtest skips the windows in which a rule's query cannot return a
 //! row. A query over tables without rows in the window can still return
@@ -19,15 +19,15 @@ use crate::backtest::DataTimes;
 /// rows over that window.
 #[derive(Debug, Clone, PartialEq)]
 pub enum RowSources {
-    /// Rows may come whatever the tables hold.
+    /// Rows whatever the tables contain.
     Always,
-    /// No rows ever come.
+    /// No rows at any time.
     Never,
-    /// Rows may come when one of these stored tables has rows.
+    /// Rows when one of these stored tables has rows.
     Tables(BTreeSet<&'static str>),
-    /// Rows may come when one of the conditions holds.
+    /// Rows when one of the conditions is true.
     Any(Vec<RowSources>),
-    /// Rows may come only when every condition holds.
+    /// Rows only when every condition is true.
     All(Vec<RowSources>),
 }
 
