@@ -435,16 +435,23 @@ impl Detector {
     /// rules' notifications in the outbox for the delivery worker. The
     /// caller holds the workspace's write lock.
     ///
-    /// NOTE: the notifications are queued after the rows are committed, so
-    /// a crash between the two loses them. Queuing first would notify
-    /// about incidents that a failed commit never wrote.
+    /// The notifications are staged before the rows are committed and
+    /// queued after, so a crash between the two leaves them staged, and
+    /// [`recover_staged`](crate::automation::outbox::recover_staged) queues
+    /// them once it finds the commit. A failed commit deletes them.
     pub async fn commit(&mut self) -> Result<(), DetectError> {
         let now = engine::time::ticks_from_datetime(chrono::Utc::now());
         self.run_automation(now).await?;
-        commit_rows(&self.workspace, &self.pending, now).await?;
-        if !self.pending.notifications.is_empty() {
-            Outbox::new(self.workspace.root()).enqueue(&self.pending.notifications)?;
+        let commit_id = format!("detect-{}", uuid::Uuid::new_v4());
+        let outbox = Outbox::new(self.workspace.root());
+        outbox.stage(&commit_id, &self.pending.notifications)?;
+        if let Err(err) = commit_rows(&self.workspace, &self.pending, now, &commit_id).await {
+            if let Err(discard) = outbox.discard_staged(&commit_id) {
+                warn!(error = %discard, "cannot delete the notifications of a failed commit; they are sent only if the commit is found later");
+            }
+            return Err(err);
         }
+        outbox.promote(&commit_id)?;
         self.pending = PendingRows::default();
         self.snapshot = None;
         Ok(())

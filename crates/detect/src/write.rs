@@ -262,44 +262,45 @@ impl PendingRows {
     }
 }
 
-/// Commits the pending rows, one Delta commit per table. The caller holds
+/// Commits the pending rows, one Delta commit per table, each recording
+/// `import_id` (see [`store::Workspace::import_state`]). The caller holds
 /// the workspace's write lock.
 pub async fn commit_rows(
     workspace: &Workspace,
     rows: &PendingRows,
     ingest_ticks: i64,
+    import_id: &str,
 ) -> Result<(), DetectError> {
     if rows.is_empty() {
         return Ok(());
     }
-    let import_id = format!("detect-{}", uuid::Uuid::new_v4());
     let mut batches: Vec<(&'static TableDef, RecordBatch)> = Vec::new();
     if !rows.alerts.is_empty() {
         batches.push((
             &SECURITY_ALERT,
-            alert_batch(&rows.alerts, &import_id, ingest_ticks)?,
+            alert_batch(&rows.alerts, import_id, ingest_ticks)?,
         ));
     }
     if !rows.incidents.is_empty() {
         batches.push((
             &SECURITY_INCIDENT,
-            incident_batch(&rows.incidents, &import_id, ingest_ticks)?,
+            incident_batch(&rows.incidents, import_id, ingest_ticks)?,
         ));
     }
     if !rows.runs.is_empty() {
         batches.push((
             &HOMESOC_RULE_RUNS,
-            run_batch(&rows.runs, &import_id, ingest_ticks)?,
+            run_batch(&rows.runs, import_id, ingest_ticks)?,
         ));
     }
     if !rows.automation.is_empty() {
         batches.push((
             &HOMESOC_AUTOMATION_RUNS,
-            automation_batch(&rows.automation, &import_id, ingest_ticks)?,
+            automation_batch(&rows.automation, import_id, ingest_ticks)?,
         ));
     }
 
-    let mut import = workspace.begin_import(&import_id, "homesoc detect");
+    let mut import = workspace.begin_import(import_id, "homesoc detect");
     // Writing encodes Parquet and blocks, so it runs off the async threads.
     let import = tokio::task::spawn_blocking(move || {
         for (table, batch) in batches {

@@ -10,6 +10,9 @@ use store::Workspace;
 /// lock. With the default retry delays, a receiver that is down delays the
 /// command by about 31 seconds.
 pub async fn deliver_queued(workspace: &Workspace) -> anyhow::Result<()> {
+    // This command's own commits are done, so what is staged was left by a
+    // crash.
+    detect::automation::outbox::recover_staged(workspace).await?;
     let deliverer = Deliverer::open(workspace.clone())?;
     let summary = deliverer.deliver_all().await?;
     if summary.failed > 0 {

@@ -24,6 +24,9 @@ pub enum ServerError {
     /// The workspace failed.
     #[error(transparent)]
     Store(#[from] store::StoreError),
+    /// Rule results or notifications could not be read or settled.
+    #[error(transparent)]
+    Detect(#[from] detect::DetectError),
 
     /// The flush at shutdown failed. Nothing is lost: the rows stay in
     /// the write-ahead log.

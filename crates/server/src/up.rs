@@ -164,6 +164,16 @@ pub async fn run(options: UpOptions) -> Result<(), ServerError> {
             "recovered acknowledged rows from the write-ahead log"
         );
     }
+    // No commit has started yet, so staged notifications were left by a
+    // crash; queue those whose commit happened.
+    let staged = detect::automation::outbox::recover_staged(&workspace).await?;
+    if staged.promoted + staged.dropped > 0 {
+        info!(
+            queued = staged.promoted,
+            dropped = staged.dropped,
+            "settled notifications staged before a crash"
+        );
+    }
     let live = Arc::new(live);
     let metrics = Arc::new(Metrics::default());
     let syslog = if syslog_addresses.is_empty() {

@@ -8,12 +8,21 @@
 //! or moved back to resend it. Delivery is at least once: a crash between a
 //! successful send and the removal of the file sends it again, with the
 //! same `X-Homesoc-Delivery` id.
+//!
+//! Notifications of a commit are staged before the commit, in
+//! `automation/staged/<commit id>/`, and moved into the outbox after it
+//! ([`Outbox::stage`], [`Outbox::promote`]). A crash between the two
+//! leaves them staged. [`recover_staged`] then moves those whose commit
+//! reached the tables into the outbox and deletes the others, because their
+//! incidents were never written.
 
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use tracing::warn;
+use tracing::{info, warn};
+
+use store::{ImportState, Workspace};
 
 use super::config::{EmailTarget, Trigger, WebhookTarget};
 use crate::error::DetectError;
@@ -22,6 +31,9 @@ use crate::error::DetectError;
 pub const OUTBOX_FOLDER: &str = "automation/outbox";
 /// The folder of notifications whose every attempt failed.
 pub const FAILED_FOLDER: &str = "automation/failed";
+/// The folder of notifications waiting for their commit, one subfolder per
+/// commit id.
+pub const STAGED_FOLDER: &str = "automation/staged";
 
 /// The receiver of a notification.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -75,6 +87,7 @@ pub struct Notification {
 pub struct Outbox {
     folder: PathBuf,
     failed_folder: PathBuf,
+    staged_folder: PathBuf,
 }
 
 impl Outbox {
@@ -84,6 +97,7 @@ impl Outbox {
         Outbox {
             folder: data_dir.join(OUTBOX_FOLDER),
             failed_folder: data_dir.join(FAILED_FOLDER),
+            staged_folder: data_dir.join(STAGED_FOLDER),
         }
     }
 
@@ -92,12 +106,77 @@ impl Outbox {
         &self.folder
     }
 
-    /// Writes each notification to its own file and syncs them.
-    pub fn enqueue(&self, notifications: &[Notification]) -> Result<(), DetectError> {
-        for notification in notifications {
-            self.save(notification)?;
+    /// Writes the notifications of the commit `commit_id` to its staging
+    /// folder and syncs them, before the commit. Nothing is sent from there
+    /// until [`Outbox::promote`] moves them into the outbox. Does nothing
+    /// without notifications.
+    pub fn stage(
+        &self,
+        commit_id: &str,
+        notifications: &[Notification],
+    ) -> Result<(), DetectError> {
+        if notifications.is_empty() {
+            return Ok(());
         }
-        Ok(())
+        let folder = self.staged_folder.join(commit_id);
+        for notification in notifications {
+            write_atomically(&folder, &file_name(&notification.id), notification)?;
+        }
+        // The commit's folder itself must survive a crash too.
+        sync_folder(&self.staged_folder)
+    }
+
+    /// Moves the staged notifications of `commit_id` into the outbox, after
+    /// its commit, and returns how many moved. Moving again after a crash
+    /// in the middle moves the rest.
+    pub fn promote(&self, commit_id: &str) -> Result<usize, DetectError> {
+        let folder = self.staged_folder.join(commit_id);
+        let names = json_files(&folder)?;
+        if names.is_empty() && !folder.exists() {
+            return Ok(0);
+        }
+        std::fs::create_dir_all(&self.folder).map_err(|err| outbox_error(&self.folder, err))?;
+        for name in &names {
+            let target = self.folder.join(name);
+            std::fs::rename(folder.join(name), &target)
+                .map_err(|err| outbox_error(&target, err))?;
+        }
+        sync_folder(&self.folder)?;
+        self.discard_staged(commit_id)?;
+        Ok(names.len())
+    }
+
+    /// Deletes the staged notifications of `commit_id`, such as after its
+    /// commit failed, and returns how many there were.
+    pub fn discard_staged(&self, commit_id: &str) -> Result<usize, DetectError> {
+        let folder = self.staged_folder.join(commit_id);
+        let count = json_files(&folder)?.len();
+        match std::fs::remove_dir_all(&folder) {
+            Ok(()) => sync_folder(&self.staged_folder)?,
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
+            Err(err) => return Err(outbox_error(&folder, err)),
+        }
+        Ok(count)
+    }
+
+    /// Returns the commit ids with staged notifications, in name order.
+    pub fn staged_commits(&self) -> Result<Vec<String>, DetectError> {
+        let entries = match std::fs::read_dir(&self.staged_folder) {
+            Ok(entries) => entries,
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(err) => return Err(outbox_error(&self.staged_folder, err)),
+        };
+        let mut ids = Vec::new();
+        for entry in entries {
+            let entry = entry.map_err(|err| outbox_error(&self.staged_folder, err))?;
+            if entry.path().is_dir()
+                && let Some(name) = entry.file_name().to_str()
+            {
+                ids.push(name.to_string());
+            }
+        }
+        ids.sort();
+        Ok(ids)
     }
 
     /// Writes a notification (new or after an attempt): a temporary file,
@@ -173,6 +252,62 @@ impl Outbox {
         });
         Ok(notifications)
     }
+}
+
+/// The outcome of [`recover_staged`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StagedRecovery {
+    /// Notifications whose commit reached the tables, now in the outbox.
+    pub promoted: usize,
+    /// Notifications whose commit never reached the tables, deleted.
+    pub dropped: usize,
+}
+
+/// Settles the notifications a crash left staged: those whose commit is in
+/// the workspace (wholly or, after a crash in the middle of it, partly) go
+/// to the outbox, the others are deleted. Call it with the workspace's
+/// write lock held and before any commit starts, since a commit in flight
+/// has staged notifications that are not in the tables yet.
+pub async fn recover_staged(workspace: &Workspace) -> Result<StagedRecovery, DetectError> {
+    let outbox = Outbox::new(workspace.root());
+    let mut recovery = StagedRecovery::default();
+    for commit_id in outbox.staged_commits()? {
+        match workspace.import_state(&commit_id).await? {
+            ImportState::New => {
+                let dropped = outbox.discard_staged(&commit_id)?;
+                warn!(commit = %commit_id, notifications = dropped, "dropped notifications whose commit did not happen");
+                recovery.dropped += dropped;
+            }
+            ImportState::Complete | ImportState::Partial { .. } => {
+                let promoted = outbox.promote(&commit_id)?;
+                info!(commit = %commit_id, notifications = promoted, "queued notifications staged before a crash");
+                recovery.promoted += promoted;
+            }
+        }
+    }
+    Ok(recovery)
+}
+
+/// Returns the names of the `.json` files in `folder`, none when it does
+/// not exist.
+fn json_files(folder: &Path) -> Result<Vec<String>, DetectError> {
+    let entries = match std::fs::read_dir(folder) {
+        Ok(entries) => entries,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(err) => return Err(outbox_error(folder, err)),
+    };
+    let mut names = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(|err| outbox_error(folder, err))?;
+        if let Some(name) = entry.file_name().to_str()
+            && name.ends_with(".json")
+            && !name.starts_with('.')
+        {
+            names.push(name.to_string());
+        }
+    }
+    names.sort();
+    Ok(names)
 }
 
 fn file_name(id: &str) -> String {
