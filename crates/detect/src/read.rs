@@ -1,7 +1,7 @@
 //! Reading homesoc's own tables back: the current state of each incident
 //! and the last alert time of each rule.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use engine::{Engine, QueryOptions};
 use serde_json::Value;
@@ -55,6 +55,25 @@ pub async fn read_alerted_rows(
     workspace: &Workspace,
     since_ticks: i64,
 ) -> Result<BTreeMap<String, BTreeMap<u64, i64>>, DetectError> {
+    let mut alerted: BTreeMap<String, BTreeMap<u64, i64>> = BTreeMap::new();
+    for (rule_id, raised, key) in read_alerted_instants(engine, workspace, since_ticks).await? {
+        let latest = alerted
+            .entry(rule_id)
+            .or_default()
+            .entry(key)
+            .or_insert(raised);
+        *latest = (*latest).max(raised);
+    }
+    Ok(alerted)
+}
+
+/// Returns the rule id, run instant and result key of every result row
+/// that raised an alert at a run instant since `since_ticks`.
+pub async fn read_alerted_instants(
+    engine: &Engine,
+    workspace: &Workspace,
+    since_ticks: i64,
+) -> Result<BTreeSet<(String, i64, u64)>, DetectError> {
     let since = engine::time::format_datetime_iso(since_ticks);
     let query = format!(
         "SecurityAlert | where VendorName == 'homesoc' and TimeGenerated >= todatetime('{since}') \
@@ -62,7 +81,7 @@ pub async fn read_alerted_rows(
     );
     let result = run_query(engine, workspace, "SecurityAlert", &query).await?;
     let rows = ResultRows::new(&result);
-    let mut alerted: BTreeMap<String, BTreeMap<u64, i64>> = BTreeMap::new();
+    let mut alerted = BTreeSet::new();
     for row in 0..rows.len() {
         let (Some(rule_id), Some(raised)) = (
             rows.text(row, "AlertType"),
@@ -71,12 +90,9 @@ pub async fn read_alerted_rows(
             continue;
         };
         let properties = json_cell(&rows, row, "ExtendedProperties");
-        let keys = text_list(&properties[crate::alert::RESULT_KEYS_PROPERTY]);
-        let seen = alerted.entry(rule_id).or_default();
-        for key in keys {
+        for key in text_list(&properties[crate::alert::RESULT_KEYS_PROPERTY]) {
             if let Ok(key) = u64::from_str_radix(&key, 16) {
-                let latest = seen.entry(key).or_insert(raised);
-                *latest = (*latest).max(raised);
+                alerted.insert((rule_id.clone(), raised, key));
             }
         }
     }

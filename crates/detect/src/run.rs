@@ -2,7 +2,7 @@
 //! backtest replays, and the [`Detector`] that turns runs into alerts,
 //! incidents and run records.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Instant;
 
 use engine::{Engine, QueryOptions};
@@ -16,7 +16,9 @@ use crate::automation::{AutomationConfig, Outbox, load_automation};
 use crate::check::query_error;
 use crate::error::DetectError;
 use crate::incident::{AlertOutcome, Incident, IncidentBook};
-use crate::read::{read_alerted_rows, read_incidents, read_last_alert_times};
+use crate::read::{
+    read_alerted_instants, read_alerted_rows, read_incidents, read_last_alert_times,
+};
 use crate::result::ResultRows;
 use crate::rule::Rule;
 use crate::write::{PendingRows, commit_rows};
@@ -148,6 +150,13 @@ pub struct Detector {
     /// instant they did at; only kept when deduplication is on.
     alerted_rows: BTreeMap<String, BTreeMap<u64, i64>>,
     deduplicate: bool,
+    /// Stored alerts by rule id, run instant and result key, which
+    /// [`Detector::skip_stored_alerts`] reads: such a result row raises no
+    /// alert again when a run at the same instant repeats.
+    stored_alerts: BTreeSet<(String, i64, u64)>,
+    /// The result rows that were not alerted on again because of
+    /// `stored_alerts`.
+    repeated_rows: usize,
     /// The automation rules of `automation.toml`, read by [`Detector::open`].
     automation: Option<AutomationConfig>,
 }
@@ -168,6 +177,8 @@ impl Detector {
             snapshot: None,
             alerted_rows: BTreeMap::new(),
             deduplicate: false,
+            stored_alerts: BTreeSet::new(),
+            repeated_rows: 0,
             automation,
         })
     }
@@ -188,6 +199,23 @@ impl Detector {
             read_alerted_rows(&self.engine, &self.workspace, now_ticks - lookback).await?;
         self.deduplicate = true;
         Ok(())
+    }
+
+    /// Reads the alerts stored for run instants since `since_ticks`, so
+    /// that a run repeated at one of those instants (`rules run --at` or
+    /// `rules backtest --commit` over the same period again) raises no
+    /// second alert for a result row that raised one. New rows still do.
+    pub async fn skip_stored_alerts(&mut self, since_ticks: i64) -> Result<(), DetectError> {
+        self.stored_alerts =
+            read_alerted_instants(&self.engine, &self.workspace, since_ticks).await?;
+        Ok(())
+    }
+
+    /// Returns how many result rows raised no alert because a stored alert
+    /// of the same rule and run instant had them (see
+    /// [`Detector::skip_stored_alerts`]).
+    pub fn repeated_rows(&self) -> usize {
+        self.repeated_rows
     }
 
     /// Reads the incidents again from `SecurityIncident`, dropping the
@@ -350,18 +378,27 @@ impl Detector {
         Ok((row_count, build_alerts(rule, &rows, alert_rows, run)))
     }
 
-    /// Returns the result rows that may raise alerts: all of them, or with
-    /// deduplication on, those not alerted on within the query period
-    /// (whose keys are then remembered).
+    /// Returns the result rows that may raise alerts: those that no stored
+    /// alert of the same rule and run instant had, and with deduplication
+    /// on, of those the ones not alerted on within the query period (whose
+    /// keys are then remembered).
     fn new_result_rows(&mut self, rule: &Rule, rows: &ResultRows<'_>, at_ticks: i64) -> Vec<usize> {
+        let mut candidates: Vec<usize> = (0..rows.len()).collect();
+        if !self.stored_alerts.is_empty() {
+            candidates.retain(|&row| {
+                let stored = (rule.id.clone(), at_ticks, result_row_key(rows, row));
+                !self.stored_alerts.contains(&stored)
+            });
+            self.repeated_rows += rows.len() - candidates.len();
+        }
         if !self.deduplicate {
-            return (0..rows.len()).collect();
+            return candidates;
         }
         let oldest_kept = at_ticks - rule.query_period.max(rule.query_frequency);
         let seen = self.alerted_rows.entry(rule.id.clone()).or_default();
         seen.retain(|_, alerted_at| *alerted_at > oldest_kept);
         let mut fresh = Vec::new();
-        for row in 0..rows.len() {
+        for row in candidates {
             let key = result_row_key(rows, row);
             if let std::collections::btree_map::Entry::Vacant(entry) = seen.entry(key) {
                 entry.insert(at_ticks);

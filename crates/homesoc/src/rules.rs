@@ -345,6 +345,8 @@ async fn run_rules(
 ) -> anyhow::Result<ExitCode> {
     let rules = source.select(data_dir, ids)?;
     let (mut detector, _lock) = open_detector(data_dir, true).await?;
+    // Running again at the same instant alerts only on new result rows.
+    detector.skip_stored_alerts(at_ticks).await?;
     let mut records = Vec::new();
     for rule in &rules {
         records.push(detector.run_rule(rule, at_ticks, RunKind::Manual).await);
@@ -354,7 +356,19 @@ async fn run_rules(
     detector.commit().await?;
     crate::automation::deliver_queued(detector.workspace()).await?;
     print_runs(&records, &alerts, &incidents, 0, json_output)?;
+    report_repeated_rows(&detector, json_output);
     Ok(exit_code(&records))
+}
+
+/// Says on standard error how many result rows raised no alert because
+/// the same run had already stored one for them.
+fn report_repeated_rows(detector: &Detector, json_output: bool) {
+    let repeated = detector.repeated_rows();
+    if repeated > 0 && !json_output {
+        eprintln!(
+            "{repeated} result rows raised no new alert: stored alerts of the same rules and run instants already have them"
+        );
+    }
 }
 
 /// The period a backtest replays, in ticks.
@@ -374,6 +388,10 @@ async fn backtest(
 ) -> anyhow::Result<ExitCode> {
     let rules = source.select(data_dir, ids)?;
     let (mut detector, _lock) = open_detector(data_dir, commit).await?;
+    if commit {
+        // Committing the same period again stores only new alerts.
+        detector.skip_stored_alerts(period.from_ticks).await?;
+    }
     let data_times =
         DataTimes::read(&Engine::new(), &Workspace::open_for_reading(data_dir)?).await?;
     let mut records = Vec::new();
@@ -427,6 +445,7 @@ async fn backtest(
         detector.discard_pending();
     }
     print_runs(&records, &alerts, &incidents, skipped, json_output)?;
+    report_repeated_rows(&detector, json_output);
     Ok(exit_code(&records))
 }
 
