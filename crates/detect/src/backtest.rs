@@ -67,6 +67,9 @@ impl DataTimes {
     /// Returns true when one of `tables` has rows in a minute that
     /// overlaps `[start, end)`. `None` stands for every table.
     pub fn overlaps(&self, tables: Option<&BTreeSet<&'static str>>, start: i64, end: i64) -> bool {
+        if start >= end {
+            return false;
+        }
         let range = start.saturating_sub(BIN_TICKS - 1)..end;
         self.minutes
             .iter()
@@ -148,6 +151,31 @@ impl Catalog for RecordingCatalog<'_> {
     }
 }
 
+/// The time between the two instants [`row_sources`] plans a query at: a
+/// day, an hour, a minute, a second and a bit more, so that no bin or
+/// start-of-period function of `now()` moves by exactly this much.
+const SECOND_PLAN_DELTA: i64 =
+    864_000_000_000 + 36_000_000_000 + 600_000_000 + 10_000_000 + 1_234_567;
+
+/// Returns the condition under which the rule's query returns rows, with
+/// the `TimeGenerated` bounds that move with `now()` told apart from fixed
+/// ones by planning the query at two instants.
+fn row_sources(engine: &Engine, query: &str, schema: &dyn Catalog, now_ticks: i64) -> RowSources {
+    let plan_at = |now_ticks: i64| {
+        let recording = RecordingCatalog::new(schema);
+        let options = QueryOptions {
+            now_ticks,
+            ..QueryOptions::default()
+        };
+        let plan = engine.plan(query, &recording, &options).ok()?.plan;
+        Some(recording.row_sources(&plan))
+    };
+    match (plan_at(now_ticks), plan_at(now_ticks + SECOND_PLAN_DELTA)) {
+        (Some(first), Some(second)) => first.relative_to_now(&second, now_ticks, SECOND_PLAN_DELTA),
+        _ => RowSources::Always,
+    }
+}
+
 /// The runs of one rule's backtest.
 #[derive(Debug, Clone, Default)]
 pub struct RuleBacktest {
@@ -174,10 +202,7 @@ pub async fn backtest_rule(
         Ok(schema) => {
             let recording = RecordingCatalog::new(&schema);
             let outcome = detector.fires_over(rule, &recording, from_ticks).await;
-            let sources = match detector.plan_over(rule, &recording, from_ticks) {
-                Ok(plan) => recording.row_sources(&plan),
-                Err(_) => RowSources::Always,
-            };
+            let sources = row_sources(detector.engine(), &rule.query, &schema, from_ticks);
             (outcome, sources)
         }
         Err(err) => (Err(err.to_string()), RowSources::Always),
@@ -243,7 +268,10 @@ mod tests {
         assert!(recording.table("NoSuchTable").is_none());
         assert_eq!(
             recording.row_sources(&windows_event.plan),
-            RowSources::Tables(BTreeSet::from(["SecurityEvent", "Event", "WindowsEvent"]))
+            RowSources::Tables(
+                BTreeSet::from(["SecurityEvent", "Event", "WindowsEvent"]),
+                crate::row_sources::TimeRange::default()
+            )
         );
     }
 
@@ -263,6 +291,87 @@ mod tests {
             sources.possible(&times, 10 * MINUTE, 11 * MINUTE),
             sources.possible(&times, 100 * MINUTE, 101 * MINUTE),
         )
+    }
+
+    const DAY: i64 = 1440 * MINUTE;
+
+    /// Returns whether `query`, run with a 14-day window at each of `days`
+    /// (in days since tick 0), can return rows over `SecurityEvent` rows
+    /// on day 3 only.
+    fn possible_at_days(query: &str, days: &[i64]) -> Vec<bool> {
+        let mut minutes = BTreeMap::new();
+        minutes.insert("SecurityEvent", BTreeSet::from([3 * DAY + 600 * MINUTE]));
+        let times = DataTimes { minutes };
+        let schema = store::catalog::schema_catalog().unwrap();
+        let plan_now = 400 * DAY;
+        let sources = row_sources(&Engine::new(), query, &schema, plan_now);
+        days.iter()
+            .map(|day| sources.possible(&times, day * DAY - 14 * DAY, day * DAY))
+            .collect()
+    }
+
+    #[test]
+    fn time_filters_narrow_row_sources() {
+        let days = [3, 4, 5, 17, 18];
+        let cases = [
+            // No filter: any window that holds day 3.
+            ("SecurityEvent", [false, true, true, true, false]),
+            // Only the last day of the window.
+            (
+                "SecurityEvent | where TimeGenerated > ago(1d)",
+                [false, true, false, false, false],
+            ),
+            (
+                "let lookback = 1d; SecurityEvent | where TimeGenerated between (ago(lookback) .. now()) | project TimeGenerated, Computer | take 5",
+                [false, true, false, false, false],
+            ),
+            // A union passes the bounds to its inputs, also in a view.
+            (
+                "union SecurityEvent, Event | where TimeGenerated > ago(1d)",
+                [false, true, false, false, false],
+            ),
+            (
+                "WindowsEvent | where TimeGenerated > ago(1d)",
+                [false, true, false, false, false],
+            ),
+            // mv-expand keeps the other columns of each row.
+            (
+                "SecurityEvent | extend Parts = split(Computer, '.') | mv-expand Parts | where TimeGenerated > ago(1d)",
+                [false, true, false, false, false],
+            ),
+            // All but the last day.
+            (
+                "SecurityEvent | where EventID == 4688 and TimeGenerated < ago(1d)",
+                [false, false, true, true, false],
+            ),
+            // The kept side of an anti join reads the last day only.
+            (
+                "SecurityEvent | where TimeGenerated < ago(1d) | join kind=rightanti (SecurityEvent | where TimeGenerated > ago(1d)) on Computer",
+                [false, true, false, false, false],
+            ),
+            // A fixed instant after the rows (tick 0 is 1970-01-01).
+            (
+                "SecurityEvent | where TimeGenerated >= datetime(1970-01-04 12:00:00)",
+                [false, false, false, false, false],
+            ),
+            (
+                "SecurityEvent | where TimeGenerated >= datetime(1970-01-04 08:00:00)",
+                [false, true, true, true, false],
+            ),
+            // A computed TimeGenerated says nothing about the stored one.
+            (
+                "SecurityEvent | extend TimeGenerated = now() | where TimeGenerated > ago(1d)",
+                [false, true, true, true, false],
+            ),
+            // A bin of now() does not move with now(), so it is ignored.
+            (
+                "SecurityEvent | where TimeGenerated > bin(now(), 1d) - 1d",
+                [false, true, true, true, false],
+            ),
+        ];
+        for (query, expected) in cases {
+            assert_eq!(possible_at_days(query, &days), expected, "{query}");
+        }
     }
 
     #[test]
