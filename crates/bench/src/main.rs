@@ -6,6 +6,8 @@
 //!   query` binary, because the catalog that maps Delta tables to KQL
 //!   relations lives in the `homesoc` binary crate and is not a library.
 //! - `ingest` starts `homesoc up` and measures sustained live ingestion.
+//! - `scheduler` writes many scheduled rules and times the scheduler and
+//!   backtests of them with `homesoc rules`.
 //!
 //! docs/benchmarks.md records the commands and the results.
 
@@ -13,6 +15,7 @@ mod generate;
 mod ingest;
 mod queries;
 mod rows;
+mod scheduler;
 
 use std::process::ExitCode;
 
@@ -33,6 +36,9 @@ enum Command {
     Queries(queries::QueriesArgs),
     /// Load a `homesoc up` that it starts with live ingestion.
     Ingest(ingest::IngestArgs),
+    /// Time many scheduled rules with `homesoc rules schedule` and
+    /// `homesoc rules backtest`.
+    Scheduler(scheduler::SchedulerArgs),
 }
 
 fn main() -> ExitCode {
@@ -47,6 +53,7 @@ fn main() -> ExitCode {
         Command::Generate(args) => generate::run(args),
         Command::Queries(args) => queries::run(args),
         Command::Ingest(args) => ingest::run(args),
+        Command::Scheduler(args) => scheduler::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -56,18 +56,7 @@ pub fn run(args: QueriesArgs) -> anyhow::Result<()> {
     if args.runs == 0 {
         bail!("--runs must be at least 1");
     }
-    let homesoc = match args.homesoc {
-        Some(path) => path,
-        None => std::env::current_exe()
-            .context("cannot find the path of homesoc-bench")?
-            .with_file_name("homesoc"),
-    };
-    if !homesoc.is_file() {
-        bail!(
-            "homesoc binary not found at {}: build it with `cargo build --release -p homesoc` or pass --homesoc PATH",
-            homesoc.display()
-        );
-    }
+    let homesoc = homesoc_binary(args.homesoc)?;
 
     println!("| query | KQL | runs | min s | median s | max s |");
     println!("|---|---|---|---|---|---|");
@@ -103,6 +92,24 @@ pub fn run(args: QueriesArgs) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Returns `path`, or else `homesoc` next to this program, which is where
+/// `cargo build` puts both; an error when there is no such file.
+pub fn homesoc_binary(path: Option<PathBuf>) -> anyhow::Result<PathBuf> {
+    let homesoc = match path {
+        Some(path) => path,
+        None => std::env::current_exe()
+            .context("cannot find the path of homesoc-bench")?
+            .with_file_name("homesoc"),
+    };
+    if !homesoc.is_file() {
+        bail!(
+            "homesoc binary not found at {}: build it with `cargo build --release -p homesoc` or pass --homesoc PATH",
+            homesoc.display()
+        );
+    }
+    Ok(homesoc)
 }
 
 fn seconds(duration: Duration) -> f64 {
