@@ -38,6 +38,10 @@ pub const TEXT_FUNCTIONS: &[JsonFunction] = &[
     JsonFunction::new("hash", 1, 2, KqlType::Long, hash_xxhash64),
     JsonFunction::new("hash_xxhash64", 1, 2, KqlType::Long, hash_xxhash64),
     JsonFunction::new("hash_sha256", 1, 1, KqlType::String, hash_sha256),
+    JsonFunction::new("regex_quote", 1, 1, KqlType::String, regex_quote),
+    JsonFunction::new("strcmp", 2, 2, KqlType::Long, strcmp),
+    JsonFunction::new("string_size", 1, 1, KqlType::Long, string_size),
+    JsonFunction::new("toguid", 1, 1, KqlType::Guid, to_guid),
 ];
 
 /// Returns the text a value is hashed or encoded as: a string as it is,
@@ -269,6 +273,48 @@ fn hash_sha256(args: &[Value]) -> Value {
     let digest = Sha256::digest(text_of(&args[0]).as_bytes());
     let hex: String = digest.iter().map(|byte| format!("{byte:02x}")).collect();
     Value::String(hex)
+}
+
+/// `regex_quote(text)`: the text with every regular expression
+/// metacharacter escaped.
+fn regex_quote(args: &[Value]) -> Value {
+    Value::String(regex::escape(&text_of(&args[0])))
+}
+
+/// `strcmp(a, b)`: -1, 0 or 1 by ordinal (case-sensitive) order.
+fn strcmp(args: &[Value]) -> Value {
+    let order = text_of(&args[0]).cmp(&text_of(&args[1]));
+    Value::from(order as i64)
+}
+
+/// `string_size(text)`: the length of the text in UTF-8 bytes.
+fn string_size(args: &[Value]) -> Value {
+    Value::from(text_of(&args[0]).len() as i64)
+}
+
+/// `toguid(value)`: the GUID in the value (32 hexadecimal digits, with or
+/// without dashes and braces) in the lowercase 8-4-4-4-12 form, or null.
+fn to_guid(args: &[Value]) -> Value {
+    let text = text_of(&args[0]);
+    let digits: String = text
+        .trim()
+        .trim_start_matches('{')
+        .trim_end_matches('}')
+        .chars()
+        .filter(|c| *c != '-')
+        .collect();
+    if digits.len() != 32 || !digits.chars().all(|c| c.is_ascii_hexdigit()) {
+        return Value::Null;
+    }
+    let digits = digits.to_ascii_lowercase();
+    Value::String(format!(
+        "{}-{}-{}-{}-{}",
+        &digits[..8],
+        &digits[8..12],
+        &digits[12..16],
+        &digits[16..20],
+        &digits[20..]
+    ))
 }
 
 #[cfg(test)]

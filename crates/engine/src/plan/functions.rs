@@ -284,7 +284,12 @@ impl Planner<'_> {
         self.plan_scalar_function(call, typed_args)
     }
 
-    fn arity(&self, call: &ast::Call, min: usize, max: usize) -> Result<kql::Span, EngineError> {
+    pub(super) fn arity(
+        &self,
+        call: &ast::Call,
+        min: usize,
+        max: usize,
+    ) -> Result<kql::Span, EngineError> {
         let count = call.args.len();
         if count < min || count > max {
             let expected = if min == max {
@@ -708,6 +713,9 @@ impl Planner<'_> {
                     Typed::new(lit(arg.ty.name()), KqlType::String)
                 }
             }
+            _ if super::scalars::NAMES.contains(&name) => {
+                return self.plan_numeric_call(call, name, args);
+            }
             _ if f::json_function(name).is_some() => {
                 let function = f::json_function(name).expect("checked by the guard");
                 self.arity(call, function.min_args, function.max_args)?;
@@ -721,6 +729,7 @@ impl Planner<'_> {
                 let known: Vec<&str> = SCALAR_FUNCTIONS
                     .iter()
                     .copied()
+                    .chain(super::scalars::NAMES.iter().copied())
                     .chain(f::json_functions().map(|function| function.name))
                     .collect();
                 let mut diagnostic =

@@ -15,6 +15,7 @@ mod join;
 mod mv_expand;
 mod parse;
 mod percentiles;
+mod scalars;
 mod serialize;
 mod summarize;
 mod tabular;
