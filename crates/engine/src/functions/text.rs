@@ -42,7 +42,39 @@ pub const TEXT_FUNCTIONS: &[JsonFunction] = &[
     JsonFunction::new("strcmp", 2, 2, KqlType::Long, strcmp),
     JsonFunction::new("string_size", 1, 1, KqlType::Long, string_size),
     JsonFunction::new("toguid", 1, 1, KqlType::Guid, to_guid),
+    JsonFunction::new(
+        "base64_decode_toarray",
+        1,
+        1,
+        KqlType::Dynamic,
+        base64_decode_toarray,
+    ),
+    JsonFunction::new(
+        "base64_encode_fromarray",
+        1,
+        1,
+        KqlType::String,
+        base64_encode_fromarray,
+    ),
+    JsonFunction::new(
+        "unicode_codepoints_from_string",
+        1,
+        1,
+        KqlType::Dynamic,
+        unicode_codepoints_from_string,
+    ),
+    JsonFunction::new(
+        "unicode_codepoints_to_string",
+        1,
+        64,
+        KqlType::String,
+        unicode_codepoints_to_string,
+    ),
+    JsonFunction::new("range", 2, 3, KqlType::Dynamic, number_range),
 ];
+
+/// The most elements `range()` returns, as in Kusto.
+const RANGE_LIMIT: usize = 1_048_576;
 
 /// Returns the text a value is hashed or encoded as: a string as it is,
 /// null as "", anything else as its JSON text.
@@ -315,6 +347,112 @@ fn to_guid(args: &[Value]) -> Value {
         &digits[16..20],
         &digits[20..]
     ))
+}
+
+/// `base64_decode_toarray(text)`: the decoded bytes as an array of
+/// numbers, or null when the text is not padded Base64.
+fn base64_decode_toarray(args: &[Value]) -> Value {
+    BASE64
+        .decode(text_of(&args[0]).trim())
+        .map_or(Value::Null, |bytes| {
+            Value::Array(bytes.into_iter().map(Value::from).collect())
+        })
+}
+
+/// `base64_encode_fromarray(array)`: the Base64 text of an array of byte
+/// values, or "" when the value is not such an array.
+fn base64_encode_fromarray(args: &[Value]) -> Value {
+    let bytes: Option<Vec<u8>> = args[0].as_array().and_then(|items| {
+        items
+            .iter()
+            .map(|item| item.as_u64().and_then(|byte| u8::try_from(byte).ok()))
+            .collect()
+    });
+    Value::String(bytes.map(|bytes| BASE64.encode(bytes)).unwrap_or_default())
+}
+
+/// `unicode_codepoints_from_string(text)`: the text's Unicode code points.
+fn unicode_codepoints_from_string(args: &[Value]) -> Value {
+    Value::Array(
+        text_of(&args[0])
+            .chars()
+            .map(|c| Value::from(u32::from(c)))
+            .collect(),
+    )
+}
+
+/// `unicode_codepoints_to_string(values...)`: the text of the code points
+/// in the arguments, each a number or an array of numbers; null when one
+/// is not a valid code point.
+fn unicode_codepoints_to_string(args: &[Value]) -> Value {
+    let mut text = String::new();
+    for arg in args {
+        let values = match arg {
+            Value::Array(items) => items.as_slice(),
+            other => std::slice::from_ref(other),
+        };
+        for value in values {
+            let Some(c) = value
+                .as_u64()
+                .and_then(|code| u32::try_from(code).ok())
+                .and_then(char::from_u32)
+            else {
+                return Value::Null;
+            };
+            text.push(c);
+        }
+    }
+    Value::String(text)
+}
+
+/// `range(start, stop [, step])`: the numbers from `start` through `stop`
+/// in steps of `step` (1 by default), as an array of at most
+/// [`RANGE_LIMIT`] numbers; null for a zero step or non-numeric bounds.
+fn number_range(args: &[Value]) -> Value {
+    let step = args.get(2).cloned().unwrap_or(Value::from(1));
+    if let (Some(start), Some(stop), Some(step)) =
+        (args[0].as_i64(), args[1].as_i64(), step.as_i64())
+    {
+        if step == 0 {
+            return Value::Null;
+        }
+        let mut items = Vec::new();
+        let mut value = start;
+        while (step > 0 && value <= stop) || (step < 0 && value >= stop) {
+            if items.len() == RANGE_LIMIT {
+                break;
+            }
+            items.push(Value::from(value));
+            let Some(next) = value.checked_add(step) else {
+                break;
+            };
+            value = next;
+        }
+        return Value::Array(items);
+    }
+    let (Some(start), Some(stop), Some(step)) = (args[0].as_f64(), args[1].as_f64(), step.as_f64())
+    else {
+        return Value::Null;
+    };
+    if step == 0.0 || !step.is_finite() {
+        return Value::Null;
+    }
+    let mut items = Vec::new();
+    let mut index = 0.0;
+    loop {
+        let value = start + index * step;
+        let inside = if step > 0.0 {
+            value <= stop
+        } else {
+            value >= stop
+        };
+        if !inside || items.len() == RANGE_LIMIT {
+            break;
+        }
+        items.push(Value::from(value));
+        index += 1.0;
+    }
+    Value::Array(items)
 }
 
 #[cfg(test)]
