@@ -73,7 +73,7 @@ pub const TEXT_FUNCTIONS: &[JsonFunction] = &[
     JsonFunction::new("range", 2, 3, KqlType::Dynamic, number_range),
 ];
 
-/// The most elements `range()` returns, as in Kusto.
+/// The maximum number of elements that `range()` returns.
 const RANGE_LIMIT: usize = 1_048_576;
 
 /// Returns the text a value is hashed or encoded as: a string as it is,
