@@ -23,6 +23,7 @@
 //! the date partition column, so Delta prunes whole days and Parquet row
 //! groups by their statistics.
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -38,7 +39,8 @@ use kql::KqlType;
 use crate::error::StoreError;
 use crate::reference_tables::REFERENCE_TABLES;
 use crate::schema::{
-    DATE_COLUMN, INGEST_TICKS_COLUMN, TIME_COLUMN, TIME_TICKS_COLUMN, storage_schema,
+    DATE_COLUMN, IMPORT_ID_COLUMN, INGEST_TICKS_COLUMN, TIME_COLUMN, TIME_TICKS_COLUMN,
+    storage_schema,
 };
 use crate::tables::{ALL_TABLES, EVENT, SECURITY_EVENT, WINDOWS_EVENT};
 use crate::{TableDef, Workspace};
@@ -106,6 +108,9 @@ pub async fn load(
 /// copied into the snapshot when it is opened.
 pub struct TableSnapshot {
     providers: Vec<(&'static TableDef, Vec<Arc<dyn TableProvider>>)>,
+    /// Imports not committed to all their tables, whose rows catalogs
+    /// leave out (see [`crate::pending`]).
+    hidden_imports: BTreeSet<String>,
 }
 
 impl TableSnapshot {
@@ -121,6 +126,9 @@ impl TableSnapshot {
             Some(memtable) => Some(memtable.visibility.read().await),
             None => None,
         };
+        // Markers are read before and after the tables, so that an import
+        // whose commits run meanwhile is hidden when either read sees it.
+        let mut hidden_imports = crate::pending::pending_imports(workspace.root())?;
         let mut providers = Vec::with_capacity(ALL_TABLES.len());
         for table in ALL_TABLES {
             let mut sources = Vec::new();
@@ -138,7 +146,11 @@ impl TableSnapshot {
             }
             providers.push((table, sources));
         }
-        Ok(TableSnapshot { providers })
+        hidden_imports.extend(crate::pending::pending_imports(workspace.root())?);
+        Ok(TableSnapshot {
+            providers,
+            hidden_imports,
+        })
     }
 
     /// Builds a catalog of the snapshot's tables, each restricted to
@@ -155,6 +167,10 @@ impl TableSnapshot {
     }
 
     fn filtered_catalog(&self, filter: Option<Expr>) -> Result<TrackingCatalog, StoreError> {
+        let filter = match (filter, self.hidden_filter()) {
+            (Some(filter), Some(hidden)) => Some(filter.and(hidden)),
+            (filter, hidden) => filter.or(hidden),
+        };
         let mut catalog = StaticCatalog::new();
         for (table, sources) in &self.providers {
             let relation = table_relation(table, sources, filter.as_ref())?;
@@ -165,6 +181,22 @@ impl TableSnapshot {
             inner: catalog,
             used: AtomicBool::new(false),
         })
+    }
+}
+
+impl TableSnapshot {
+    /// Returns the filter that leaves out the rows of hidden imports, if
+    /// there are any.
+    fn hidden_filter(&self) -> Option<Expr> {
+        if self.hidden_imports.is_empty() {
+            return None;
+        }
+        let ids = self
+            .hidden_imports
+            .iter()
+            .map(|id| lit(id.as_str()))
+            .collect();
+        Some(column(IMPORT_ID_COLUMN).in_list(ids, true))
     }
 }
 

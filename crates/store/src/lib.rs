@@ -11,6 +11,7 @@ mod durable;
 pub mod error;
 pub mod files;
 pub mod live;
+pub mod pending;
 pub mod reference_tables;
 pub mod schema;
 pub mod tables;

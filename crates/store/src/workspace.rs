@@ -460,10 +460,16 @@ impl Import {
     /// the tables written, in name order. See [`Workspace::commit_imports`]
     /// to commit several imports together.
     ///
-    /// NOTE: a file whose records go to two tables gets two commits, so a
-    /// reader between them gets the first table's rows only. A crash between
-    /// them leaves a [partial](ImportState::Partial) import, which a rerun
-    /// completes through [`Import::resume`].
+    /// A file whose records go to two tables gets two commits. Until the
+    /// second, catalogs leave out the import's rows (see
+    /// [`crate::pending`]), and a crash between them leaves a
+    /// [partial](ImportState::Partial) import whose rows stay hidden until
+    /// a rerun completes it through [`Import::resume`].
+    ///
+    /// NOTE: a reader that opens its table snapshot while the commits run
+    /// can still see the first table's rows without the second's, when the
+    /// marker is deleted between its reads of the two tables and its
+    /// second read of the markers.
     pub async fn commit(self) -> Result<Vec<String>, StoreError> {
         let workspace = self.workspace.clone();
         workspace.commit_imports(vec![self]).await
@@ -526,6 +532,24 @@ impl Workspace {
                 }));
             }
         }
+        // Imports with rows for several tables stay hidden from catalogs
+        // until every table has them (see `crate::pending`).
+        let mut fresh = Vec::new();
+        let mut resumed = Vec::new();
+        for import in imports
+            .iter()
+            .filter(|import| import.mask().count_ones() > 1)
+        {
+            let id = import.import_id.clone();
+            if import.resumed.is_some() {
+                resumed.push(id);
+            } else {
+                fresh.push(id);
+            }
+        }
+        let marked: Vec<&str> = fresh.iter().chain(&resumed).map(String::as_str).collect();
+        crate::pending::mark(&self.root, &marked)?;
+
         let mut committed = Vec::new();
         for (name, commit) in commits {
             self.commit_table(&commit).await?;
@@ -535,6 +559,17 @@ impl Workspace {
             }
             committed.push(name.to_string());
         }
+
+        // A fresh import has every table now; a resumed one only if the
+        // tables it wrote were the last ones missing.
+        let mut complete = fresh;
+        for id in resumed {
+            if self.import_state(&id).await? == ImportState::Complete {
+                complete.push(id);
+            }
+        }
+        let complete: Vec<&str> = complete.iter().map(String::as_str).collect();
+        crate::pending::clear(&self.root, &complete)?;
         Ok(committed)
     }
 
