@@ -72,7 +72,7 @@ pub struct FeedConfig {
     pub provider: String,
     /// An `http(s)://` or `file://` URL, or a local path. For a MISP feed,
     /// the folder that contains `manifest.json`; for a TAXII feed, the API root
-    /// URL.
+    /// or discovery URL.
     pub url: String,
     pub format: FeedFormat,
     pub enabled: bool,

@@ -4,7 +4,8 @@
 //! The first pull reads every object of the collection. Each later pull
 //! sends `added_after` set to the `X-TAXII-Date-Added-Last` header of the
 //! last successful pull, so the server returns only the objects added since.
-//! Pages are followed with the envelope's `next` token. A server that sets
+//! A discovery URL (ending in `/taxii2/`) is resolved to its default API
+//! root at each pull. Pages are followed with the envelope's `next` token. A server that sets
 //! `more` without `next` is paged with `added_after` instead, as TAXII 2.1
 //! (section 3.4) allows. Only `indicator` objects become indicators, read by
 //! the STIX code; a revoked indicator deactivates the one pulled before.
@@ -76,6 +77,97 @@ fn page_url(
     url.to_string()
 }
 
+/// Returns the API root for a feed URL: the URL itself, or for a discovery
+/// URL (a path that ends in `/taxii2/`) the discovery resource's `default`
+/// API root, or its only listed one.
+async fn resolve_api_root(
+    fetcher: &Fetcher,
+    feed: &FeedConfig,
+    collection: &str,
+    credentials: Option<&BasicCredentials>,
+) -> Result<String, IntelError> {
+    let url = url::Url::parse(&feed.url).map_err(|err| {
+        IntelError::InvalidConfig(format!(
+            "TAXII feed URL {:?} is not a valid URL ({err}); give the API root, such as https://taxii.example.org/api1/",
+            feed.url
+        ))
+    })?;
+    if !url.path().trim_end_matches('/').ends_with("/taxii2") {
+        return Ok(feed.url.clone());
+    }
+
+    let (body, headers) = fetcher
+        .get_with_headers(url.as_str(), TAXII_MEDIA_TYPE, credentials)
+        .await
+        .map_err(|err| explain_status(err, collection))?;
+    let invalid = |reason: String| IntelError::InvalidContent {
+        what: "TAXII discovery resource",
+        location: url.to_string(),
+        reason,
+    };
+    let fields = parse_taxii_object(&body, &headers, url.as_str())?;
+    let listed: Vec<&str> = fields
+        .get("api_roots")
+        .and_then(Value::as_array)
+        .map(|roots| roots.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    let root = match fields.get("default").and_then(Value::as_str) {
+        Some(default) => default,
+        None if listed.len() == 1 => listed[0],
+        None => {
+            return Err(invalid(format!(
+                "it names no default API root and lists {} ({}); give one of them as the feed URL",
+                listed.len(),
+                listed.join(", ")
+            )));
+        }
+    };
+    // API root URLs may be relative to the discovery URL.
+    let api_root = url
+        .join(root)
+        .map_err(|err| invalid(format!("API root {root:?} is not a valid URL: {err}")))?;
+    info!(feed = %feed.name, api_root = %api_root, "found the API root through discovery");
+    Ok(api_root.to_string())
+}
+
+/// Reads a TAXII response body as a JSON object, rejecting content that is
+/// not TAXII JSON. Plain `application/json` passes too, because some servers
+/// send it, and the caller then checks the object's fields.
+fn parse_taxii_object(
+    body: &[u8],
+    headers: &HeaderMap,
+    location: &str,
+) -> Result<serde_json::Map<String, Value>, IntelError> {
+    let invalid = |reason: String| IntelError::InvalidContent {
+        what: "TAXII response",
+        location: location.to_string(),
+        reason,
+    };
+
+    let content_type = headers
+        .get(CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    if !content_type.starts_with("application/taxii+json")
+        && !content_type.starts_with("application/json")
+    {
+        return Err(invalid(format!(
+            "the Content-Type is {content_type:?}, not application/taxii+json; check that the feed URL is the API root of a TAXII 2.1 server"
+        )));
+    }
+
+    let json: Value = serde_json::from_slice(body).map_err(|err| {
+        invalid(format!(
+            "the body is not JSON ({err}); check that the feed URL is the API root of a TAXII 2.1 server"
+        ))
+    })?;
+    match json {
+        Value::Object(fields) => Ok(fields),
+        _ => Err(invalid("the body is not a JSON object".into())),
+    }
+}
+
 /// Reads an envelope, rejecting a response that is not TAXII JSON.
 fn parse_envelope(
     body: &[u8],
@@ -88,29 +180,16 @@ fn parse_envelope(
         reason,
     };
 
-    let content_type = headers
+    let fields = parse_taxii_object(body, headers, location)?;
+    // Plain JSON counts as an envelope only when it has an envelope field.
+    let is_taxii = headers
         .get(CONTENT_TYPE)
         .and_then(|value| value.to_str().ok())
-        .unwrap_or_default()
-        .to_ascii_lowercase();
-    let is_taxii = content_type.starts_with("application/taxii+json");
-    // Some servers send plain JSON, which is accepted only when it has the
-    // envelope's fields.
-    let is_json = content_type.starts_with("application/json");
-    if !is_taxii && !is_json {
-        return Err(invalid(format!(
-            "the Content-Type is {content_type:?}, not application/taxii+json; check that the feed URL is the API root of a TAXII 2.1 server"
-        )));
-    }
-
-    let json: Value = serde_json::from_slice(body).map_err(|err| {
-        invalid(format!(
-            "the body is not JSON ({err}); check that the feed URL is the API root of a TAXII 2.1 server"
-        ))
-    })?;
-    let Value::Object(fields) = json else {
-        return Err(invalid("the body is not a JSON object".into()));
-    };
+        .is_some_and(|value| {
+            value
+                .to_ascii_lowercase()
+                .starts_with("application/taxii+json")
+        });
     if !is_taxii && !fields.contains_key("objects") && !fields.contains_key("more") {
         return Err(invalid(
             "the JSON has neither \"objects\" nor \"more\"; check that the feed URL is the API root of a TAXII 2.1 server".into(),
@@ -174,7 +253,7 @@ fn explain_status(err: IntelError, collection: &str) -> IntelError {
             location,
             status: 404,
         } => IntelError::InvalidConfig(format!(
-            "{location} returned HTTP 404: the server has no such API root or no collection {collection:?}; check that the feed URL is the API root (not the discovery URL) and the collection id"
+            "{location} returned HTTP 404: the server has no such API root or no collection {collection:?}; check the feed URL (an API root, or a discovery URL that ends in /taxii2/) and the collection id"
         )),
         other => other,
     }
@@ -266,7 +345,8 @@ pub(crate) async fn collect_taxii(
         }),
         _ => None,
     };
-    let objects_endpoint = objects_url(&feed.url, collection)?;
+    let api_root = resolve_api_root(fetcher, feed, collection, credentials.as_ref()).await?;
+    let objects_endpoint = objects_url(&api_root, collection)?;
     let (objects, newest) = read_objects(
         fetcher,
         feed,

@@ -427,7 +427,7 @@ async fn taxii_failures_keep_indicators() {
     let before = active_ids(&workspace).await;
     assert_eq!(before.len() as u64, first.added);
 
-    // Each case answers the first page request of a pull.
+    // Each case sets the response to the first page request of a pull.
     let folder = tempfile::tempdir().unwrap();
     let other = FolderServer::start(folder.path());
     let page = format!("{API_ROOT}/collections/{COLLECTION}/objects/?limit=1000");
@@ -502,4 +502,25 @@ async fn taxii_failures_keep_indicators() {
             "{case}: the failure is the recorded last pull"
         );
     }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn discovery_url_finds_api_root() {
+    let objects = corpus_objects();
+    let expected = intel::stix::object_indicators(&objects, "corpus", "lab-taxii").unwrap();
+    let server = start_medallion(&objects);
+    let secrets = tempfile::tempdir().unwrap();
+    let discovery = format!("http://127.0.0.1:{}/taxii2/", server.port);
+    let feed = taxii_feed(&discovery, &write_password(secrets.path(), PASSWORD));
+    let data = tempfile::tempdir().unwrap();
+    let workspace = Workspace::open(data.path()).unwrap();
+
+    let report = pull(&workspace, &feed).await;
+    assert_eq!(report.result, PullResult::Succeeded, "{report:?}");
+    assert_eq!(report.added, expected.indicators.len() as u64, "{report:?}");
+    assert_eq!(report.url, discovery, "the report names the configured URL");
+    assert_eq!(
+        active_ids(&workspace).await.len(),
+        expected.indicators.len()
+    );
 }

@@ -16,8 +16,9 @@ pub enum TaxiiCommand {
     /// environment variable at each pull and is never stored in the feed
     /// list.
     Add {
-        /// The API root URL, such as https://taxii.example.org/api1/ (not
-        /// the discovery URL that ends in /taxii2/).
+        /// The API root URL, such as https://taxii.example.org/api1/, or the
+        /// server's discovery URL (ending in /taxii2/), whose default API
+        /// root is then looked up at each pull.
         #[arg(long)]
         url: String,
         /// The collection id, as listed by the API root's collections
