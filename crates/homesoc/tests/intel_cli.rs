@@ -274,3 +274,99 @@ fn retro_hunt_ignores_confidence_fifty() {
         "without the threshold the address matches"
     );
 }
+
+#[test]
+fn taxii_add_list_and_failed_pull() {
+    let data = tempfile::tempdir().unwrap();
+    let secrets = tempfile::tempdir().unwrap();
+    let password_file = secrets.path().join("taxii.pass");
+    std::fs::write(&password_file, "cli-test-password-51c2\n").unwrap();
+    // A port with no listener, so that the pull fails to connect.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let api_root = format!("http://127.0.0.1:{port}/api1/");
+
+    run_ok(
+        data.path(),
+        &[
+            "intel",
+            "taxii",
+            "add",
+            "--url",
+            &api_root,
+            "--collection",
+            "c1",
+            "--user",
+            "soc",
+            "--password-file",
+            password_file.to_str().unwrap(),
+        ],
+    );
+    let feeds_file = std::fs::read_to_string(data.path().join("intel/feeds.json")).unwrap();
+    assert!(feeds_file.contains("\"taxii\""), "{feeds_file}");
+    assert!(
+        !feeds_file.contains("cli-test-password-51c2"),
+        "the feed list stores where the password is, not the password"
+    );
+
+    let feeds = json_output(data.path(), &["intel", "feeds", "list", "--json"]);
+    let feed = &feeds[0];
+    assert_eq!(feed["name"], "TAXII c1");
+    assert_eq!(feed["format"], "taxii");
+    assert_eq!(feed["collection"], "c1");
+    assert_eq!(feed["user"], "soc");
+    assert!(feed["last_pull"].is_null());
+
+    let pulled = homesoc(data.path(), &["intel", "pull", "TAXII c1"]);
+    assert!(!pulled.status.success(), "a failed pull exits with 1");
+    let printed = stdout_text(&pulled);
+    assert!(printed.contains("TAXII c1: failed"), "{printed}");
+    assert!(!printed.contains("cli-test-password-51c2"), "{printed}");
+    assert!(
+        !stderr_text(&pulled).contains("cli-test-password-51c2"),
+        "the password is not logged"
+    );
+
+    let feeds = json_output(data.path(), &["intel", "feeds", "list", "--json"]);
+    let last_pull = &feeds[0]["last_pull"];
+    assert_eq!(last_pull["result"], "Failed");
+    let error = last_pull["error"].as_str().unwrap();
+    assert!(error.contains("cannot fetch"), "{error}");
+    assert!(error.contains(&api_root), "{error}");
+
+    let with_credentials = homesoc(
+        data.path(),
+        &[
+            "intel",
+            "taxii",
+            "add",
+            "--url",
+            "http://soc:secret-in-url@127.0.0.1:1/api1/",
+            "--collection",
+            "c2",
+        ],
+    );
+    assert!(!with_credentials.status.success());
+    let message = stderr_text(&with_credentials);
+    assert!(message.contains("contains credentials"), "{message}");
+    assert!(!message.contains("secret-in-url"), "{message}");
+
+    let no_collection = homesoc(
+        data.path(),
+        &[
+            "intel",
+            "taxii",
+            "add",
+            "--url",
+            &api_root,
+            "--collection",
+            " ",
+        ],
+    );
+    assert!(!no_collection.status.success());
+    let message = stderr_text(&no_collection);
+    assert!(message.contains("needs a collection id"), "{message}");
+}

@@ -31,6 +31,8 @@ pub enum FeedFormat {
     Freetext,
     /// A MISP server's REST API (`/attributes/restSearch`).
     MispApi,
+    /// A TAXII 2.1 collection, read from its API root.
+    Taxii,
 }
 
 impl FeedFormat {
@@ -40,6 +42,7 @@ impl FeedFormat {
             FeedFormat::Csv => "csv",
             FeedFormat::Freetext => "freetext",
             FeedFormat::MispApi => "misp-api",
+            FeedFormat::Taxii => "taxii",
         }
     }
 }
@@ -53,8 +56,9 @@ impl std::str::FromStr for FeedFormat {
             "csv" => Ok(FeedFormat::Csv),
             "freetext" => Ok(FeedFormat::Freetext),
             "misp-api" => Ok(FeedFormat::MispApi),
+            "taxii" => Ok(FeedFormat::Taxii),
             other => Err(IntelError::InvalidConfig(format!(
-                "unknown feed format {other:?}; use misp, csv, freetext or misp-api"
+                "unknown feed format {other:?}; use misp, csv, freetext, misp-api or taxii"
             ))),
         }
     }
@@ -67,7 +71,8 @@ pub struct FeedConfig {
     #[serde(default)]
     pub provider: String,
     /// An `http(s)://` or `file://` URL, or a local path. For a MISP feed,
-    /// the folder that holds `manifest.json`.
+    /// the folder that contains `manifest.json`; for a TAXII feed, the API root
+    /// or discovery URL.
     pub url: String,
     pub format: FeedFormat,
     pub enabled: bool,
@@ -102,9 +107,20 @@ pub struct FeedConfig {
     /// MISP API only: pull only attributes of published events.
     #[serde(default)]
     pub published_only: bool,
-    /// MISP API only: attributes per page of `restSearch`.
+    /// MISP API: attributes per page of `restSearch`. TAXII: the `limit`
+    /// sent with each objects request, which the server may lower.
     #[serde(default = "default_page_size")]
     pub page_size: usize,
+    /// TAXII only: the id of the collection to pull.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub collection: Option<String>,
+    /// TAXII only: the user name for HTTP basic authentication.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    /// TAXII only: where the basic authentication password is read from at
+    /// each pull.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password: Option<SecretSource>,
     /// How often the refresher pulls the feed, in minutes; `None` uses the
     /// refresher's default interval.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -138,14 +154,14 @@ impl SecretSource {
             }
             SecretSource::Env(name) => std::env::var(name).map_err(|_| {
                 IntelError::InvalidConfig(format!(
-                    "environment variable {name} with the API key is not set"
+                    "environment variable {name} with the secret is not set; export it or use a file"
                 ))
             })?,
         };
         let secret = secret.trim().to_string();
         if secret.is_empty() {
             return Err(IntelError::InvalidConfig(format!(
-                "the API key from {self:?} is empty"
+                "the secret from {self:?} is empty"
             )));
         }
         Ok(secret)
@@ -175,6 +191,9 @@ impl FeedConfig {
             tags: Vec::new(),
             published_only: false,
             page_size: default_page_size(),
+            collection: None,
+            user: None,
+            password: None,
             pull_interval_minutes: None,
         }
     }
@@ -204,6 +223,9 @@ impl FeedConfig {
                 self.name
             )));
         }
+        if self.format == FeedFormat::Taxii {
+            self.validate_taxii()?;
+        }
         if let Some(pattern) = &self.exclude_regex {
             regex::Regex::new(pattern).map_err(|err| {
                 IntelError::InvalidConfig(format!(
@@ -213,6 +235,48 @@ impl FeedConfig {
             })?;
         }
         Ok(())
+    }
+}
+
+impl FeedConfig {
+    fn validate_taxii(&self) -> Result<(), IntelError> {
+        let url = url::Url::parse(&self.url).ok();
+        if !url
+            .as_ref()
+            .is_some_and(|url| url.scheme() == "http" || url.scheme() == "https")
+        {
+            return Err(IntelError::InvalidConfig(format!(
+                "TAXII feed {:?} has URL {:?}; give the API root as an http:// or https:// URL",
+                self.name, self.url
+            )));
+        }
+        if url.is_some_and(|url| !url.username().is_empty() || url.password().is_some()) {
+            return Err(IntelError::InvalidConfig(format!(
+                "the URL of TAXII feed {:?} contains credentials; give the user with --user and the password in a file or environment variable",
+                self.name
+            )));
+        }
+        if self
+            .collection
+            .as_deref()
+            .is_none_or(|id| id.trim().is_empty())
+        {
+            return Err(IntelError::InvalidConfig(format!(
+                "TAXII feed {:?} needs a collection id",
+                self.name
+            )));
+        }
+        match (&self.user, &self.password) {
+            (Some(_), None) => Err(IntelError::InvalidConfig(format!(
+                "TAXII feed {:?} has a user but no password file or environment variable",
+                self.name
+            ))),
+            (None, Some(_)) => Err(IntelError::InvalidConfig(format!(
+                "TAXII feed {:?} has a password source but no user",
+                self.name
+            ))),
+            _ => Ok(()),
+        }
     }
 }
 

@@ -18,6 +18,12 @@ pub enum IntelError {
     )]
     HttpStatus { location: String, status: u16 },
 
+    /// The server rejected the credentials (HTTP 401 or 403).
+    #[error(
+        "{location} returned HTTP {status}: the server rejected the credentials; check the feed's user and its password file or environment variable"
+    )]
+    Unauthorized { location: String, status: u16 },
+
     /// The source returned an HTML page where a feed was expected, which is
     /// what error and login pages look like.
     #[error("{location} returned an HTML page, not a feed; check the feed URL")]

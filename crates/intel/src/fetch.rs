@@ -28,6 +28,23 @@ pub struct Validators {
     pub last_modified: Option<String>,
 }
 
+/// A user name and password for HTTP basic authentication. `Debug` leaves
+/// the password out.
+#[derive(Clone)]
+pub struct BasicCredentials {
+    pub user: String,
+    pub password: String,
+}
+
+impl std::fmt::Debug for BasicCredentials {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("BasicCredentials")
+            .field("user", &self.user)
+            .finish_non_exhaustive()
+    }
+}
+
 /// The result of a fetch.
 #[derive(Debug)]
 pub enum Fetched {
@@ -191,6 +208,41 @@ impl Fetcher {
             Fetched::NotModified => Err(IntelError::Internal(
                 "read_body returned NotModified".into(),
             )),
+        }
+    }
+
+    /// GETs `location` with an `Accept` header and, when `credentials` is
+    /// set, HTTP basic authentication. Returns the body and the response
+    /// headers. Retries like `fetch`, and rejects HTML like it.
+    pub async fn get_with_headers(
+        &self,
+        location: &str,
+        accept: &'static str,
+        credentials: Option<&BasicCredentials>,
+    ) -> Result<(Vec<u8>, HeaderMap), IntelError> {
+        let response = self
+            .send(location, || {
+                let request = self
+                    .client
+                    .get(location)
+                    .header(reqwest::header::ACCEPT, HeaderValue::from_static(accept));
+                match credentials {
+                    // reqwest marks the Authorization header sensitive.
+                    Some(credentials) => {
+                        request.basic_auth(&credentials.user, Some(&credentials.password))
+                    }
+                    None => request,
+                }
+            })
+            .await?;
+        let headers = response.headers().clone();
+        match read_body(location, response).await? {
+            Fetched::Content { body, .. } => Ok((body, headers)),
+            Fetched::NotModified => Err(IntelError::InvalidContent {
+                what: "HTTP response",
+                location: location.to_string(),
+                reason: "the server answered 304 to an unconditional request".into(),
+            }),
         }
     }
 

@@ -1,7 +1,8 @@
 //! Threat intelligence for homesoc: indicators from MISP feeds (the MISP
-//! feed format, CSV and freetext, as listed in MISP's default feed list)
-//! and STIX 2.1 bundles, stored as versions in the Sentinel-shaped
-//! `ThreatIntelligenceIndicator` table and matched against stored events.
+//! feed format, CSV and freetext, as listed in MISP's default feed list),
+//! STIX 2.1 bundles and TAXII 2.1 collections, stored as versions in the
+//! Sentinel-shaped `ThreatIntelligenceIndicator` table and matched against
+//! stored events.
 //!
 //! Each pull records its outcome in `HomesocIntelPulls`, so that a feed that
 //! fails or yields nothing says so in a table KQL can read. Feed settings
@@ -20,6 +21,7 @@ pub mod state;
 pub mod stix;
 pub mod stix_rows;
 pub mod stored;
+pub mod taxii;
 pub mod text;
 pub mod write;
 

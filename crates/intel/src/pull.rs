@@ -19,6 +19,7 @@ use crate::indicator::now_ticks;
 use crate::misp::api::collect_misp_api;
 use crate::misp::{self, event::parse_event, feed as misp_feed};
 use crate::state::{Changes, FeedState, IndicatorMap, PulledEvent, settings_fingerprint};
+use crate::taxii::collect_taxii;
 use crate::text::{self, csv::csv_values, freetext::freetext_values};
 use crate::write::write_rows;
 
@@ -98,6 +99,7 @@ pub async fn pull_feed(
             event.timestamp = i64::MIN;
         }
         baseline.api_timestamp = None;
+        baseline.taxii_added_after = None;
     }
     let collected = collect(fetcher, feed, &baseline).await;
     let written_ticks = now_ticks();
@@ -179,6 +181,7 @@ async fn collect(
         FeedFormat::Misp => collect_misp(fetcher, feed, previous).await,
         FeedFormat::Csv | FeedFormat::Freetext => collect_text(fetcher, feed, previous).await,
         FeedFormat::MispApi => collect_misp_api(fetcher, feed, previous).await,
+        FeedFormat::Taxii => collect_taxii(fetcher, feed, previous).await,
     }
 }
 

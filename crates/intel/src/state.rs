@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::FeedConfig;
+use crate::config::{FeedConfig, FeedFormat};
 use crate::config::{intel_folder, write_atomically};
 use crate::error::IntelError;
 use crate::fetch::Validators;
@@ -43,7 +43,11 @@ pub struct FeedState {
     /// since the Unix epoch; the next pull asks for attributes from then on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_timestamp: Option<i64>,
-    /// CSV, freetext and MISP API feeds: the active indicators.
+    /// TAXII feeds: the `X-TAXII-Date-Added-Last` of the last successful
+    /// pull, sent as `added_after` by the next one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub taxii_added_after: Option<String>,
+    /// CSV, freetext, MISP API and TAXII feeds: the active indicators.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub indicators: IndicatorMap,
     /// A hash of the feed settings that shape its indicators (see
@@ -100,11 +104,17 @@ impl FeedState {
 
 /// Returns a hash of the settings that decide which indicators a feed
 /// yields: URL, format, CSV columns and delimiter, exclude regex, confidence
-/// and `override_ids`.
+/// and `override_ids`, and for TAXII feeds the collection id.
 pub fn settings_fingerprint(feed: &FeedConfig) -> String {
     let columns: Vec<String> = feed.value_columns.iter().map(usize::to_string).collect();
+    // Other formats leave the collection out, so that their fingerprints
+    // stay as they were before TAXII feeds existed.
+    let url = match (&feed.format, &feed.collection) {
+        (FeedFormat::Taxii, Some(collection)) => format!("{} {collection}", feed.url),
+        _ => feed.url.clone(),
+    };
     stable_id(&[
-        &feed.url,
+        &url,
         feed.format.name(),
         &columns.join(","),
         &feed.delimiter.to_string(),

@@ -123,7 +123,21 @@ pub fn bundle_indicators(
         .get("objects")
         .and_then(Value::as_array)
         .map_or(&[][..], Vec::as_slice);
+    object_indicators(objects, location, source_system)
+}
 
+/// Reads the indicators among STIX objects, such as the `objects` of a
+/// bundle or of a TAXII envelope. Objects of other types are skipped.
+pub fn object_indicators(
+    objects: &[Value],
+    location: &str,
+    source_system: &str,
+) -> Result<BundleIndicators, IntelError> {
+    let invalid = |reason: String| IntelError::InvalidContent {
+        what: "STIX object",
+        location: location.to_string(),
+        reason,
+    };
     let mut result = BundleIndicators::default();
     for object in objects {
         if object.get("type").and_then(Value::as_str) != Some("indicator") {

@@ -37,7 +37,8 @@ pub enum FeedsCommand {
         /// folder that holds manifest.json.
         #[arg(long)]
         url: String,
-        /// misp, csv or freetext.
+        /// misp, csv or freetext. MISP servers and TAXII collections have
+        /// their own commands: `intel misp add` and `intel taxii add`.
         #[arg(long)]
         format: String,
         /// CSV: 1-based column that contains the values; repeat for several.
@@ -223,6 +224,8 @@ fn list(root: &Path, feeds: &FeedsFile, json_output: bool) -> anyhow::Result<()>
             "delimiter": feed.delimiter.to_string(),
             "confidence": feed.confidence,
             "exclude_regex": feed.exclude_regex,
+            "collection": feed.collection,
+            "user": feed.user,
             "last_pull": state.last_pull,
         }));
     }

@@ -1,8 +1,10 @@
-//! `homesoc intel`: feeds, pulls, STIX imports, lookups and retro-hunts.
+//! `homesoc intel`: feeds, pulls, TAXII collections, STIX imports, lookups
+//! and retro-hunts.
 
 mod feeds;
 mod indicators;
 pub(crate) mod refresh;
+mod taxii;
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -29,6 +31,11 @@ pub enum IntelCommand {
         #[command(subcommand)]
         command: feeds::MispCommand,
     },
+    /// Manage TAXII 2.1 collections pulled as feeds.
+    Taxii {
+        #[command(subcommand)]
+        command: taxii::TaxiiCommand,
+    },
     /// Import STIX 2.1 content.
     Stix {
         #[command(subcommand)]
@@ -54,6 +61,7 @@ pub async fn run(data_dir: &Path, command: IntelCommand) -> anyhow::Result<ExitC
     match command {
         IntelCommand::Feeds { command } => feeds::run(data_dir, command),
         IntelCommand::Misp { command } => feeds::misp(data_dir, command),
+        IntelCommand::Taxii { command } => taxii::run(data_dir, command),
         IntelCommand::Pull { name, json } => feeds::pull(data_dir, name.as_deref(), json).await,
         IntelCommand::Stix { command } => indicators::stix(data_dir, command).await,
         IntelCommand::Lookup { value, json } => indicators::lookup(data_dir, &value, json).await,
