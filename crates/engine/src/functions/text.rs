@@ -71,6 +71,8 @@ pub const TEXT_FUNCTIONS: &[JsonFunction] = &[
         unicode_codepoints_to_string,
     ),
     JsonFunction::new("range", 2, 3, KqlType::Dynamic, number_range),
+    JsonFunction::new("parse_csv", 1, 1, KqlType::Dynamic, parse_csv),
+    JsonFunction::new("indexof", 2, 5, KqlType::Long, index_of),
 ];
 
 /// The maximum number of elements that `range()` returns.
@@ -453,6 +455,71 @@ fn number_range(args: &[Value]) -> Value {
         index += 1.0;
     }
     Value::Array(items)
+}
+
+/// `parse_csv(text)`: the fields of the first CSV record of the text
+/// (comma-separated, with double-quoted fields), as an array of strings.
+fn parse_csv(args: &[Value]) -> Value {
+    let text = text_of(&args[0]);
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(text.as_bytes());
+    let mut record = csv::StringRecord::new();
+    match reader.read_record(&mut record) {
+        Ok(true) => Value::Array(record.iter().map(Value::from).collect()),
+        Ok(false) => Value::Array(vec![Value::from("")]),
+        Err(_) => Value::Null,
+    }
+}
+
+/// `indexof(text, lookup [, start [, length [, occurrence]]])`: the
+/// character index of the `occurrence`-th match of `lookup` that lies
+/// within `length` characters from where each search starts (`-1` for no
+/// limit), or -1. A negative `start` counts from the end. Each search after
+/// a match starts one character after it, with the same `length`.
+fn index_of(args: &[Value]) -> Value {
+    let text: Vec<char> = text_of(&args[0]).chars().collect();
+    let lookup: Vec<char> = text_of(&args[1]).chars().collect();
+    let number = |index: usize, default: i64| match args.get(index) {
+        None => Some(default),
+        Some(value) => value.as_i64(),
+    };
+    let (Some(start), Some(length), Some(occurrence)) = (number(2, 0), number(3, -1), number(4, 1))
+    else {
+        return Value::Null;
+    };
+    if occurrence < 1 {
+        return Value::Null;
+    }
+    let len = text.len() as i64;
+    let mut from = if start < 0 {
+        (len + start).max(0)
+    } else {
+        start
+    };
+    let mut found = 0;
+    while from <= len {
+        let end = if length < 0 {
+            len
+        } else {
+            (from + length).min(len)
+        };
+        let window_end = usize::try_from(end).unwrap_or(0);
+        let window_start = usize::try_from(from).unwrap_or(0);
+        let position = (window_start..=window_end.saturating_sub(lookup.len())).find(|&at| {
+            at + lookup.len() <= window_end && text[at..at + lookup.len()] == lookup[..]
+        });
+        let Some(at) = position else {
+            return Value::from(-1);
+        };
+        found += 1;
+        if found == occurrence {
+            return Value::from(at as i64);
+        }
+        from = at as i64 + 1;
+    }
+    Value::from(-1)
 }
 
 #[cfg(test)]

@@ -419,8 +419,17 @@ impl Planner<'_> {
                 let text = f::to_string(args.remove(0));
                 Typed::new(trim_regex(name, pattern, text), KqlType::String)
             }
+            "indexof" if call.args.len() > 2 => {
+                let function = f::json_function("indexof").expect("indexof is a JSON function");
+                self.arity(call, function.min_args, function.max_args)?;
+                let json_args = args.into_iter().map(f::to_dynamic).collect();
+                Typed::new(
+                    f::dynamic::json_call(name, function.returns, function.body, json_args),
+                    function.returns,
+                )
+            }
             "indexof" => {
-                self.arity(call, 2, 2)?;
+                self.arity(call, 2, 5)?;
                 let text = f::to_string(args.remove(0));
                 let lookup = f::to_string(args.remove(0));
                 Typed::new(
