@@ -75,6 +75,32 @@ pub(crate) struct Collected {
     pub(crate) note: Option<String>,
 }
 
+impl Collected {
+    /// Builds the outcome of a pull that lists no events (an API or a
+    /// TAXII collection): not modified when no indicator row changed.
+    pub(crate) fn without_events(
+        changes: Changes,
+        state: FeedState,
+        rejected: u64,
+        note: Option<String>,
+    ) -> Collected {
+        let result = if changes.rows.is_empty() {
+            PullResult::NotModified
+        } else {
+            PullResult::Succeeded
+        };
+        Collected {
+            changes,
+            state,
+            result,
+            events_listed: 0,
+            events_fetched: 0,
+            rejected,
+            note,
+        }
+    }
+}
+
 /// Pulls one feed and records the outcome. Errors of the feed itself
 /// (fetch, format) end up in the report; the returned error is for failures
 /// to write to the workspace. The caller holds the workspace's write lock.

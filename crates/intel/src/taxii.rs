@@ -18,7 +18,7 @@ use tracing::{info, warn};
 use crate::config::FeedConfig;
 use crate::error::IntelError;
 use crate::fetch::{BasicCredentials, Fetcher};
-use crate::pull::{Collected, PullResult};
+use crate::pull::Collected;
 use crate::state::{Changes, FeedState};
 use crate::stix::object_indicators;
 
@@ -400,19 +400,7 @@ pub(crate) async fn collect_taxii(
         // writes only what changed.
         warn!(feed = %feed.name, "the TAXII server sent objects without {DATE_ADDED_LAST}, so the next pull cannot ask for new objects only");
     }
-    Ok(Collected {
-        result: if changes.rows.is_empty() {
-            PullResult::NotModified
-        } else {
-            PullResult::Succeeded
-        },
-        changes,
-        state,
-        events_listed: 0,
-        events_fetched: 0,
-        rejected,
-        note,
-    })
+    Ok(Collected::without_events(changes, state, rejected, note))
 }
 
 #[cfg(test)]

@@ -14,7 +14,7 @@ use crate::error::IntelError;
 use crate::fetch::Fetcher;
 use crate::misp::event::{MispAttribute, MispEvent, integer, text};
 use crate::misp::event_indicators;
-use crate::pull::{Collected, PullResult};
+use crate::pull::Collected;
 use crate::state::{Changes, FeedState};
 
 /// Pages at most per query, a guard against a server that ignores `limit`.
@@ -186,17 +186,5 @@ pub(crate) async fn collect_misp_api(
     let mut state = previous.clone();
     state.indicators = current;
     state.api_timestamp = high_water;
-    Ok(Collected {
-        result: if changes.rows.is_empty() {
-            PullResult::NotModified
-        } else {
-            PullResult::Succeeded
-        },
-        changes,
-        state,
-        events_listed: 0,
-        events_fetched: 0,
-        rejected,
-        note,
-    })
+    Ok(Collected::without_events(changes, state, rejected, note))
 }
