@@ -158,7 +158,7 @@ const SECOND_PLAN_DELTA: i64 =
     864_000_000_000 + 36_000_000_000 + 600_000_000 + 10_000_000 + 1_234_567;
 
 /// Returns the condition under which the rule's query returns rows, with
-/// the `TimeGenerated` bounds that move with `now()` told apart from fixed
+/// the `TimeGenerated` bounds that move with `now()` separated from fixed
 /// ones by planning the query at two instants.
 fn row_sources(engine: &Engine, query: &str, schema: &dyn Catalog, now_ticks: i64) -> RowSources {
     let plan_at = |now_ticks: i64| {
@@ -314,7 +314,7 @@ mod tests {
     fn time_filters_narrow_row_sources() {
         let days = [3, 4, 5, 17, 18];
         let cases = [
-            // No filter: any window that holds day 3.
+            // No filter: any window that contains day 3.
             ("SecurityEvent", [false, true, true, true, false]),
             // Only the last day of the window.
             (
@@ -358,7 +358,7 @@ mod tests {
                 "SecurityEvent | where TimeGenerated >= datetime(1970-01-04 08:00:00)",
                 [false, true, true, true, false],
             ),
-            // A computed TimeGenerated says nothing about the stored one.
+            // A computed TimeGenerated does not bound the stored one.
             (
                 "SecurityEvent | extend TimeGenerated = now() | where TimeGenerated > ago(1d)",
                 [false, true, true, true, false],

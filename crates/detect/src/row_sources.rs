@@ -11,7 +11,7 @@
 //! Filters on `TimeGenerated` narrow the condition further. For example, a
 //! rule may read 14 days but keep only the last day's rows on the side of
 //! an anti join that returns rows (`where TimeGenerated > ago(1d)`). It then
-//! needs rows in that last day. A plan holds such bounds as instants, so
+//! needs rows in that last day. A plan contains such bounds as instants, so
 //! [`RowSources::relative_to_now`] compares the conditions of two plans
 //! made at different instants to tell bounds that move with `now()` from
 //! fixed ones.

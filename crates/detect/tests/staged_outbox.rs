@@ -35,7 +35,7 @@ fn notification(id: &str) -> Notification {
     }
 }
 
-/// The rows of one rule run, so that a commit writes something.
+/// Builds the rows of one rule run, so that a commit writes something.
 fn pending_run() -> PendingRows {
     PendingRows {
         runs: vec![RunRecord {
@@ -120,7 +120,7 @@ async fn staged_notifications_follow_their_commit() {
 }
 
 #[tokio::test]
-async fn a_failed_commit_discards_its_notifications() {
+async fn discard_staged_after_failed_commit() {
     let folder = tempfile::tempdir().unwrap();
     let workspace = Workspace::open(folder.path()).unwrap();
     let outbox = Outbox::new(workspace.root());

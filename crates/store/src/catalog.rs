@@ -127,7 +127,7 @@ impl TableSnapshot {
             None => None,
         };
         // Markers are read before and after the tables, so that an import
-        // whose commits run meanwhile is hidden when either read sees it.
+        // whose commits run meanwhile is hidden when either read finds its marker.
         let mut hidden_imports = crate::pending::pending_imports(workspace.root())?;
         let mut providers = Vec::with_capacity(ALL_TABLES.len());
         for table in ALL_TABLES {
