@@ -453,8 +453,10 @@ impl Planner<'_> {
                 let text = f::to_string(args.remove(0));
                 let pattern = f::to_string(args.remove(0));
                 let replacement = f::to_string(args.remove(0));
+                // DataFusion turns `\1` into the group reference `${1}`;
+                // a `$` of the rewrite must stay literal text.
                 let replacement =
-                    df::regexp_replace(replacement, lit(r"\\(\d)"), lit("$${1}"), None);
+                    df::regexp_replace(replacement, lit(r"\$"), lit("$$$$"), Some(lit("g")));
                 Typed::new(
                     df::regexp_replace(text, pattern, replacement, Some(lit("g"))),
                     KqlType::String,
