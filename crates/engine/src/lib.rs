@@ -138,23 +138,66 @@ impl Engine {
         catalog: &dyn Catalog,
         options: &QueryOptions,
     ) -> Result<QueryResult, EngineError> {
-        let relation = self.plan(text, catalog, options)?;
-        let columns = relation.columns.clone();
         let run = async {
-            let frame = self
-                .context
-                .execute_logical_plan(relation.plan)
-                .await
-                .map_err(|e| self.execution_error(e))?;
-            frame.collect().await.map_err(|e| self.execution_error(e))
+            let relation = self.plan_with_data(text, catalog, options).await?;
+            let columns = relation.columns.clone();
+            let batches = self.collect(relation.plan).await?;
+            Ok::<_, EngineError>(QueryResult { columns, batches })
         };
-        let batches = tokio::time::timeout(options.timeout, run).await.map_err(|_| {
-            EngineError::Execution(format!(
-                "the query did not finish within {} s and was cancelled; narrow the time range or raise the timeout",
-                options.timeout.as_secs()
-            ))
-        })??;
-        Ok(QueryResult { columns, batches })
+        tokio::time::timeout(options.timeout, run)
+            .await
+            .map_err(|_| {
+                EngineError::Execution(format!(
+                    "the query did not finish within {} s and was cancelled; narrow the time range or raise the timeout",
+                    options.timeout.as_secs()
+                ))
+            })?
+    }
+
+    /// Plans a query whose output columns may depend on the data
+    /// (`evaluate bag_unpack`, `evaluate pivot`): runs the input of each
+    /// such operator to find its columns, then plans again. See
+    /// [`plan::discovery`].
+    pub async fn plan_with_data(
+        &self,
+        text: &str,
+        catalog: &dyn Catalog,
+        options: &QueryOptions,
+    ) -> Result<Relation, EngineError> {
+        let query = kql::parse(text).map_err(EngineError::Syntax)?;
+        let mut discoveries = plan::discovery::Discoveries::new();
+        loop {
+            let mut planner = plan::Planner::new(catalog, options.now_ticks)
+                .with_discoveries(discoveries.clone());
+            let planned = planner.plan_query(&query);
+            // A round that lacked columns may fail on a name the data
+            // would have supplied, so its error counts only when nothing
+            // is left to discover.
+            let Some(request) = planner.take_requests().into_iter().next() else {
+                return planned;
+            };
+            if discoveries.len() >= plan::discovery::MAX_DISCOVERIES {
+                return Err(EngineError::Execution(format!(
+                    "the query has more than {} `bag_unpack` and `pivot` steps to resolve; split it into several queries",
+                    plan::discovery::MAX_DISCOVERIES
+                )));
+            }
+            let batches = self.collect(request.plan.clone()).await?;
+            discoveries.insert(request.key.clone(), request.discover(&batches)?);
+        }
+    }
+
+    /// Runs a logical plan and collects its rows.
+    async fn collect(
+        &self,
+        plan: datafusion::logical_expr::LogicalPlan,
+    ) -> Result<Vec<RecordBatch>, EngineError> {
+        let frame = self
+            .context
+            .execute_logical_plan(plan)
+            .await
+            .map_err(|e| self.execution_error(e))?;
+        frame.collect().await.map_err(|e| self.execution_error(e))
     }
 
     /// Describes a failure while running a plan, in words for the user when
@@ -177,7 +220,7 @@ impl Engine {
         catalog: &dyn Catalog,
         options: &QueryOptions,
     ) -> Result<String, EngineError> {
-        let relation = self.plan(text, catalog, options)?;
+        let relation = self.plan_with_data(text, catalog, options).await?;
         let columns: Vec<String> = relation
             .columns
             .iter()

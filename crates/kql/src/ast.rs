@@ -212,14 +212,18 @@ pub enum OperatorKind {
     Lookup(Join),
     /// `mv-expand [bagexpansion=..] [with_itemindex=Name] a [to typeof(t)], ... [limit N]`.
     MvExpand(MvExpand),
+    /// `make-series [kind=nonempty] aggs [default = v] on Axis [from a] [to b] step s [by keys]`.
+    MakeSeries(MakeSeries),
+    /// `mv-apply [with_itemindex=Name] [Name =] expr [to typeof(t)], ... [limit N] on (subquery)`.
+    MvApply(MvApply),
     /// `parse [kind=simple|regex|relaxed [flags=..]] expr with pattern`.
     Parse(Parse),
     /// `parse-where ...`, same shape as `parse`.
     ParseWhere(Parse),
     /// `parse-kv expr as (col: type, ...) with (pair_delimiter=',', ...)`.
     ParseKv(ParseKv),
-    /// `evaluate plugin(args)`.
-    Evaluate(Call),
+    /// `evaluate [hints] plugin(args) [: (*, Name: type, ...)]`.
+    Evaluate(Evaluate),
     /// `invoke f(args)`.
     Invoke(Call),
     /// `as Name` (also `as hint.materialized=true Name`).
@@ -233,7 +237,7 @@ pub enum OperatorKind {
     Render(Ident),
     /// `sample N`.
     Sample(Expr),
-    /// `top-nested`, `make-series`, `mv-apply`, `scan` and other operators
+    /// `top-nested`, `scan` and other operators
     /// the parser recognises but does not model yet: the name and the raw
     /// text after it, so the engine can report "not supported" with a span.
     Unsupported { name: String, text: String },
@@ -297,6 +301,54 @@ pub struct MvExpand {
     pub with_item_index: Option<Ident>,
     pub columns: Vec<MvExpandColumn>,
     pub limit: Option<Expr>,
+}
+
+/// `evaluate plugin(args)` with the output schema it may declare.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Evaluate {
+    pub call: Call,
+    /// The schema after `:`, when given.
+    pub output: Option<OutputSchema>,
+}
+
+/// A plugin's declared output columns: `(*, Name: string, Age: long)`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutputSchema {
+    /// True when the list starts with `*`: the input's columns come first.
+    pub keep_input: bool,
+    pub columns: Vec<ColumnDecl>,
+}
+
+/// `make-series`: aggregations per group, laid out as arrays along an axis.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MakeSeries {
+    /// `kind=nonempty`: an empty input still gives one row of defaults.
+    pub kind: Option<Ident>,
+    pub aggregates: Vec<SeriesAggregate>,
+    pub axis: Expr,
+    /// `from` (or the start of `in range(start, stop, step)`).
+    pub from: Option<Expr>,
+    /// `to`, exclusive.
+    pub to: Option<Expr>,
+    pub step: Expr,
+    pub by: Vec<NamedExpr>,
+}
+
+/// One `make-series` aggregation with its `default = value`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SeriesAggregate {
+    pub expr: NamedExpr,
+    pub default: Option<Expr>,
+}
+
+/// `mv-apply`: the arrays to expand into a subtable per input row, in the
+/// shape of `mv-expand` (which has no `bagexpansion` here), and the
+/// subquery applied to each subtable.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MvApply {
+    pub expand: MvExpand,
+    /// The subquery's operators; the first one has no `|` before it.
+    pub subquery: Vec<Operator>,
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -15,6 +15,7 @@ pub mod ipv6;
 pub mod parse;
 pub mod parse_kv;
 pub mod percentile;
+pub mod series;
 pub mod strings;
 pub mod text;
 pub mod url;
@@ -71,6 +72,7 @@ pub fn json_functions() -> impl Iterator<Item = &'static JsonFunction> {
         .chain(text::TEXT_FUNCTIONS)
         .chain(url::URL_FUNCTIONS)
         .chain(datetime::DATETIME_FUNCTIONS)
+        .chain(series::SERIES_FUNCTIONS)
 }
 
 /// Finds a function over JSON values by its KQL name.

@@ -8,10 +8,14 @@
 
 mod aggregate_expr;
 mod barrier;
+pub mod discovery;
+mod evaluate;
 mod expr;
 mod externaldata;
 mod functions;
 mod join;
+mod make_series;
+mod mv_apply;
 mod mv_expand;
 mod parse;
 mod percentiles;
@@ -169,6 +173,11 @@ pub(crate) struct Planner<'a> {
     expansion_depth: usize,
     /// The relation of a tabular `in` list while its column is planned.
     pending_subquery: Option<Relation>,
+    /// Columns of data-dependent operators found in earlier rounds.
+    discoveries: discovery::Discoveries,
+    /// Data-dependent operators met in this round whose columns are not
+    /// in `discoveries`, in planning order.
+    requests: Vec<discovery::ColumnRequest>,
 }
 
 const MAX_EXPANSION_DEPTH: usize = 64;
@@ -181,7 +190,20 @@ impl<'a> Planner<'a> {
             scopes: vec![HashMap::new()],
             expansion_depth: 0,
             pending_subquery: None,
+            discoveries: discovery::Discoveries::new(),
+            requests: Vec::new(),
         }
+    }
+
+    /// Plans with the columns that earlier rounds discovered.
+    pub fn with_discoveries(mut self, discoveries: discovery::Discoveries) -> Planner<'a> {
+        self.discoveries = discoveries;
+        self
+    }
+
+    /// The data-dependent operators whose columns this round lacked.
+    pub fn take_requests(&mut self) -> Vec<discovery::ColumnRequest> {
+        std::mem::take(&mut self.requests)
     }
 
     /// Plans a whole query and returns the relation of its body.

@@ -136,7 +136,7 @@ impl Planner<'_> {
 
 /// The output name of an expanded expression: its explicit name, the
 /// column it reads, or `Column{n}`.
-fn expanded_name(item: &ast::NamedExpr, position: usize) -> String {
+pub(super) fn expanded_name(item: &ast::NamedExpr, position: usize) -> String {
     if let Some(name) = item.names.first() {
         return name.name.clone();
     }

@@ -39,6 +39,7 @@ pub(crate) const AGGREGATES: &[&str] = &[
     "makeset",
     "makelist",
     "take_any",
+    "take_anyif",
     "any",
     "stdev",
     "variance",
@@ -77,7 +78,6 @@ const UNSUPPORTED_AGGREGATES: &[&str] = &[
     "buildschema",
     "count_distinct",
     "count_distinctif",
-    "take_anyif",
     "make_list_with_nulls",
 ];
 
@@ -305,6 +305,20 @@ impl Planner<'_> {
                     .unwrap_or_else(|| first_arg_name.clone().unwrap_or_else(|| "any_".into()));
                 let out = unique_name(&out, used_names);
                 Ok(single(agg::first_value(value.expr, vec![]), out, value.ty))
+            }
+            "take_anyif" => {
+                // Any value of the rows that satisfy the predicate: the
+                // largest, since `first_value` would also see the others.
+                let value = self.arg(call, &args, 0, input)?;
+                let predicate = self.arg(call, &args, 1, input)?;
+                let out = explicit
+                    .clone()
+                    .unwrap_or_else(|| first_arg_name.clone().unwrap_or_else(|| "anyif_".into()));
+                let out = unique_name(&out, used_names);
+                let kept = when(to_bool(predicate), value.expr)
+                    .end()
+                    .map_err(EngineError::internal)?;
+                Ok(single(agg::max(kept), out, value.ty))
             }
             "make_set" | "make_list" | "makeset" | "makelist" | "make_set_if" | "make_list_if"
             | "make_bag" | "make_bag_if" => {

@@ -350,7 +350,7 @@ impl Planner<'_> {
         })
     }
 
-    fn plan_operator(
+    pub(super) fn plan_operator(
         &mut self,
         input: Relation,
         operator: &ast::Operator,
@@ -541,6 +541,9 @@ impl Planner<'_> {
             },
             OperatorKind::GetSchema => self.get_schema(input),
             OperatorKind::MvExpand(spec) => self.plan_mv_expand(input, spec),
+            OperatorKind::MvApply(spec) => self.plan_mv_apply(input, spec, operator.span),
+            OperatorKind::MakeSeries(spec) => self.plan_make_series(input, spec, operator.span),
+            OperatorKind::Evaluate(evaluate) => self.plan_evaluate(input, evaluate, operator.span),
             OperatorKind::ProjectByNames(items) => self.project_by_names(input, items),
             OperatorKind::Parse(spec) => self.plan_parse(input, spec, false, operator.span),
             OperatorKind::ParseWhere(spec) => self.plan_parse(input, spec, true, operator.span),
@@ -560,7 +563,7 @@ impl Planner<'_> {
 
     /// Plans `project` and `print` items. Unnamed computed items are named
     /// `{prefix}{n}` (`print_0`, `Column1`).
-    fn project_named(
+    pub(super) fn project_named(
         &mut self,
         input: Relation,
         items: &[ast::NamedExpr],
@@ -693,7 +696,7 @@ impl Planner<'_> {
         select(input, kept)
     }
 
-    fn match_names(
+    pub(super) fn match_names(
         &self,
         input: &Relation,
         names: &[ast::Ident],
@@ -729,7 +732,7 @@ impl Planner<'_> {
         })
     }
 
-    fn sort(
+    pub(super) fn sort(
         &mut self,
         input: Relation,
         keys: &[ast::SortKey],
@@ -811,6 +814,8 @@ fn operator_name(kind: &OperatorKind) -> &'static str {
         OperatorKind::Join(_) => "join",
         OperatorKind::Lookup(_) => "lookup",
         OperatorKind::MvExpand(_) => "mv-expand",
+        OperatorKind::MvApply(_) => "mv-apply",
+        OperatorKind::MakeSeries(_) => "make-series",
         OperatorKind::Parse(_) => "parse",
         OperatorKind::ParseWhere(_) => "parse-where",
         OperatorKind::Evaluate(_) => "evaluate",

@@ -333,7 +333,7 @@ impl<'a> Parser<'a> {
     }
 
     /// Parses `name: type`.
-    fn parse_column_decl(&mut self) -> PResult<ast::ColumnDecl> {
+    pub(super) fn parse_column_decl(&mut self) -> PResult<ast::ColumnDecl> {
         let name = self.parse_ident("for the column")?;
         self.expect(&TokenKind::Colon, "between the column name and its type")?;
         let ty = self.parse_type_name()?;

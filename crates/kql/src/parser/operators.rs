@@ -2,9 +2,9 @@
 
 use super::{PResult, Parser};
 use crate::ast::{
-    Expr, ExprKind, Ident, Join, JoinCondition, Literal, MvExpand, MvExpandColumn, Operator,
-    OperatorKind, Parse, ParseKv, ParsePart, ProjectReorderItem, SortKey, Source, Summarize,
-    TabularExpr,
+    Evaluate, Expr, ExprKind, Ident, Join, JoinCondition, Literal, MakeSeries, MvApply, MvExpand,
+    MvExpandColumn, Operator, OperatorKind, OutputSchema, Parse, ParseKv, ParsePart,
+    ProjectReorderItem, SeriesAggregate, SortKey, Source, Summarize, TabularExpr,
 };
 use crate::diagnostic::Diagnostic;
 use crate::lexer::{self, TokenKind};
@@ -15,9 +15,6 @@ use crate::span::Span;
 const UNMODELED_OPERATORS: &[&str] = &[
     "top-nested",
     "top-hitters",
-    "make-series",
-    "mv-apply",
-    "mvapply",
     "scan",
     "reduce",
     "project-smart",
@@ -131,6 +128,8 @@ impl Parser<'_> {
             "join" => OperatorKind::Join(self.parse_join(start)?),
             "lookup" => OperatorKind::Lookup(self.parse_join(start)?),
             "mv-expand" | "mvexpand" => OperatorKind::MvExpand(self.parse_mv_expand()?),
+            "make-series" => OperatorKind::MakeSeries(self.parse_make_series()?),
+            "mv-apply" | "mvapply" => OperatorKind::MvApply(self.parse_mv_apply()?),
             "parse" => OperatorKind::Parse(self.parse_parse()?),
             "parse-where" => OperatorKind::ParseWhere(self.parse_parse()?),
             "parse-kv" => OperatorKind::ParseKv(self.parse_parse_kv()?),
@@ -181,23 +180,39 @@ impl Parser<'_> {
         })
     }
 
-    /// Parses `evaluate [hints] plugin(args)`. A plugin call followed by an
-    /// output schema (`: (*, Name: string)`) has no place in
-    /// [`OperatorKind::Evaluate`], so that form becomes
-    /// [`OperatorKind::Unsupported`] with the whole text.
+    /// Parses `evaluate [hints] plugin(args) [: (*, Name: type, ...)]`.
     fn parse_evaluate(&mut self) -> PResult<OperatorKind> {
-        let start = lexer::skip_trivia(self.src, self.pos);
         while self.parse_hint()?.is_some() {}
         let call = self.parse_call()?;
-        if !self.at(&TokenKind::Colon)? {
-            return Ok(OperatorKind::Evaluate(call));
+        if !self.eat(&TokenKind::Colon)? {
+            return Ok(OperatorKind::Evaluate(Evaluate { call, output: None }));
         }
-        self.bump()?;
-        self.parse_column_schema()?;
-        Ok(OperatorKind::Unsupported {
-            name: "evaluate".to_string(),
-            text: self.src[start..self.prev_end].to_string(),
-        })
+        self.expect(&TokenKind::LParen, "to start the output schema after `:`")?;
+        let mut output = OutputSchema {
+            keep_input: false,
+            columns: Vec::new(),
+        };
+        if self.eat(&TokenKind::Star)? {
+            output.keep_input = true;
+            if !self.eat(&TokenKind::Comma)? {
+                self.expect(&TokenKind::RParen, "after `(*`")?;
+                return Ok(OperatorKind::Evaluate(Evaluate {
+                    call,
+                    output: Some(output),
+                }));
+            }
+        }
+        loop {
+            output.columns.push(self.parse_column_decl()?);
+            if !self.eat(&TokenKind::Comma)? {
+                break;
+            }
+        }
+        self.expect(&TokenKind::RParen, "to close the output schema")?;
+        Ok(OperatorKind::Evaluate(Evaluate {
+            call,
+            output: Some(output),
+        }))
     }
 
     /// Consumes the raw text of an operator up to the next `|`, `;` or
@@ -519,6 +534,86 @@ impl Parser<'_> {
             spec.limit = Some(self.parse_expr()?);
         }
         Ok(spec)
+    }
+
+    /// Parses `make-series [kind=..] [hints] aggs on Axis (from/to/step |
+    /// in range(start, stop, step)) [by keys]`.
+    fn parse_make_series(&mut self) -> PResult<MakeSeries> {
+        let mut kind = None;
+        loop {
+            if self.eat_option("kind")? {
+                kind = Some(self.parse_ident("after `kind=`")?);
+            } else if self.parse_hint()?.is_none() {
+                break;
+            }
+        }
+        let mut aggregates = Vec::new();
+        loop {
+            let expr = self.parse_named_expr()?;
+            let default = if self.eat_option("default")? {
+                Some(self.parse_expr()?)
+            } else {
+                None
+            };
+            aggregates.push(SeriesAggregate { expr, default });
+            if !self.eat(&TokenKind::Comma)? {
+                break;
+            }
+        }
+        self.expect_word("on", "after the aggregations of `make-series`")?;
+        // A column or a call: a full expression would read `in range(...)`
+        // as the `in` operator.
+        let axis = self.parse_unary()?;
+        let (from, to, step) = if self.eat_word("in")? {
+            self.expect_word("range", "after `in`")?;
+            self.expect(&TokenKind::LParen, "after `in range`")?;
+            let start = self.parse_expr()?;
+            self.expect(&TokenKind::Comma, "after the start of `range(`")?;
+            let stop = self.parse_expr()?;
+            self.expect(&TokenKind::Comma, "after the stop of `range(`")?;
+            let step = self.parse_expr()?;
+            self.expect(&TokenKind::RParen, "to close `range(`")?;
+            (Some(start), Some(stop), step)
+        } else {
+            let from = if self.eat_word("from")? {
+                Some(self.parse_expr()?)
+            } else {
+                None
+            };
+            let to = if self.eat_word("to")? {
+                Some(self.parse_expr()?)
+            } else {
+                None
+            };
+            self.expect_word("step", "in `make-series` (as in `step 1h`)")?;
+            (from, to, self.parse_expr()?)
+        };
+        let by = if self.eat_word("by")? {
+            self.parse_named_expr_list()?
+        } else {
+            Vec::new()
+        };
+        Ok(MakeSeries {
+            kind,
+            aggregates,
+            axis,
+            from,
+            to,
+            step,
+            by,
+        })
+    }
+
+    /// Parses the arrays of `mv-apply`, then `on (subquery)`: a pipeline
+    /// without a source whose first operator has no `|`.
+    fn parse_mv_apply(&mut self) -> PResult<MvApply> {
+        let expand = self.parse_mv_expand()?;
+        self.expect_word("on", "after the arrays of `mv-apply`")?;
+        self.expect(&TokenKind::LParen, "to start the `mv-apply` subquery")?;
+        let mut subquery = vec![self.parse_operator()?];
+        subquery.extend(self.parse_pipe_operators()?);
+        self.expect(&TokenKind::RParen, "to close the `mv-apply` subquery")?;
+        Ok(MvApply { expand, subquery })
     }
 
     /// Parses `expr as (col: type, ...) [with (option = value, ...)]` for

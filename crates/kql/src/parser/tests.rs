@@ -873,7 +873,9 @@ fn evaluate_invoke_as_serialize_render() {
     let all = ops(
         "T | evaluate bag_unpack(d) | invoke f(1) | as hint.materialized=true X | serialize rn = row_number() | serialize | render timechart with (title='x')",
     );
-    assert!(matches!(&all[0], OperatorKind::Evaluate(c) if c.name.name == "bag_unpack"));
+    assert!(
+        matches!(&all[0], OperatorKind::Evaluate(e) if e.call.name.name == "bag_unpack" && e.output.is_none())
+    );
     assert!(matches!(&all[1], OperatorKind::Invoke(c) if c.name.name == "f" && c.args.len() == 1));
     assert!(matches!(&all[2], OperatorKind::As(id) if id.name == "X"));
     assert!(matches!(&all[3], OperatorKind::Serialize(items) if items.len() == 1));
@@ -883,32 +885,73 @@ fn evaluate_invoke_as_serialize_render() {
 
 #[test]
 fn unmodeled_operators_keep_raw_text() {
-    let all = ops(
-        "T | make-series n = count() default = 0 on t from datetime(2017-01-01T00:00:00Z) to now() step 1d by a | mv-apply x to typeof(long) on (where x > 1 | take 1) | take 1",
-    );
+    let all = ops("T | top-nested 3 of a by n = count() | scan with (step s: x > 1;) | take 1");
     assert_eq!(all.len(), 3);
     let OperatorKind::Unsupported { name, text } = &all[0] else {
         panic!("expected unsupported");
     };
-    assert_eq!(name, "make-series");
-    assert!(text.starts_with("n = count()"), "{text}");
-    assert!(text.ends_with("step 1d by a"), "{text}");
+    assert_eq!(name, "top-nested");
+    assert_eq!(text, "3 of a by n = count()");
     let OperatorKind::Unsupported { name, text } = &all[1] else {
         panic!("expected unsupported");
     };
-    assert_eq!(name, "mv-apply");
-    assert_eq!(text, "x to typeof(long) on (where x > 1 | take 1)");
+    assert_eq!(name, "scan");
+    assert_eq!(text, "with (step s: x > 1;)");
 }
 
 #[test]
-fn evaluate_with_output_schema_is_unsupported() {
-    let OperatorKind::Unsupported { name, text } =
-        single_op("T | evaluate bag_unpack(d) : (*, Name:string)")
-    else {
-        panic!("expected unsupported");
+fn make_series_parses_both_axis_forms() {
+    let OperatorKind::MakeSeries(series) = single_op(
+        "T | make-series kind=nonempty n = count() default = 1, avg(x) on t from datetime(2017-01-01T00:00:00Z) to now() step 1d by a",
+    ) else {
+        panic!("expected make-series");
     };
-    assert_eq!(name, "evaluate");
-    assert_eq!(text, "bag_unpack(d) : (*, Name:string)");
+    assert_eq!(series.kind.as_ref().unwrap().name, "nonempty");
+    assert_eq!(series.aggregates.len(), 2);
+    assert!(series.aggregates[0].default.is_some());
+    assert!(series.aggregates[1].default.is_none());
+    assert!(series.from.is_some() && series.to.is_some());
+    assert_eq!(series.by.len(), 1);
+    let OperatorKind::MakeSeries(series) =
+        single_op("T | make-series sum(x) on t in range(0, 10, 2)")
+    else {
+        panic!("expected make-series");
+    };
+    assert!(series.from.is_some() && series.to.is_some() && series.by.is_empty());
+}
+
+#[test]
+fn mv_apply_parses_its_subquery() {
+    let OperatorKind::MvApply(apply) = single_op(
+        "T | mv-apply with_itemindex=i v = Arr to typeof(long) limit 3 on (where v > 1 | top 2 by v)",
+    ) else {
+        panic!("expected mv-apply");
+    };
+    assert_eq!(apply.expand.with_item_index.as_ref().unwrap().name, "i");
+    assert_eq!(apply.expand.columns.len(), 1);
+    assert_eq!(apply.expand.columns[0].expr.names[0].name, "v");
+    assert!(apply.expand.limit.is_some());
+    assert_eq!(apply.subquery.len(), 2);
+    assert!(matches!(apply.subquery[0].kind, OperatorKind::Where(_)));
+    assert!(matches!(apply.subquery[1].kind, OperatorKind::Top { .. }));
+}
+
+#[test]
+fn evaluate_keeps_its_output_schema() {
+    let OperatorKind::Evaluate(evaluate) =
+        single_op("T | evaluate bag_unpack(d) : (*, Name:string, Age:long)")
+    else {
+        panic!("expected evaluate");
+    };
+    assert_eq!(evaluate.call.name.name, "bag_unpack");
+    let output = evaluate.output.expect("an output schema");
+    assert!(output.keep_input);
+    let names: Vec<&str> = output
+        .columns
+        .iter()
+        .map(|c| c.name.name.as_str())
+        .collect();
+    assert_eq!(names, ["Name", "Age"]);
 }
 
 #[test]

@@ -1,0 +1,93 @@
+//! Errors of `mv-apply`, `make-series` and the `evaluate` plugins: each
+//! bad query fails with a message that names the problem and the fix.
+
+use std::time::Duration;
+
+/// Runs a query over no tables and returns its error message, with the
+/// help text when the error has one.
+fn error_of(query: &str) -> String {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
+    runtime.block_on(async {
+        let engine = engine::Engine::new();
+        let catalog = engine::StaticCatalog::new();
+        let options = engine::QueryOptions {
+            now_ticks: 0,
+            timeout: Duration::from_secs(20),
+        };
+        match engine.run(query, &catalog, &options).await {
+            Ok(_) => panic!("the query should fail: {query}"),
+            Err(error) => {
+                let help = match &error {
+                    engine::EngineError::Semantic(d) | engine::EngineError::NotSupported(d) => {
+                        d.help.clone().unwrap_or_default()
+                    }
+                    _ => String::new(),
+                };
+                format!("{error} {help}")
+            }
+        }
+    })
+}
+
+#[test]
+fn mv_apply_rejects_join() {
+    let message = error_of(
+        "datatable(a: dynamic) [dynamic([1])] | mv-apply a on (join (print x = 1) on $left.a == $right.x)",
+    );
+    assert!(
+        message.contains("not supported inside an `mv-apply` subquery"),
+        "{message}"
+    );
+}
+
+#[test]
+fn bag_unpack_names_conflict_fix() {
+    let message = error_of(
+        r#"datatable(Name: string, d: dynamic) ["x", dynamic({"Name": "y"})] | evaluate bag_unpack(d)"#,
+    );
+    assert!(message.contains("`Name`"), "{message}");
+    assert!(
+        message.contains("columnsConflict='replace_source'"),
+        "{message}"
+    );
+}
+
+#[test]
+fn pivot_limits_column_count() {
+    let message = error_of("range x from 1 to 1025 step 1 | evaluate pivot(x)");
+    assert!(message.contains("more than 1024 columns"), "{message}");
+}
+
+#[test]
+fn unknown_plugin_is_named() {
+    let message = error_of("print x = 1 | evaluate rolling_percentile(x, 50, x, 1, 1)");
+    assert!(
+        message.contains("`rolling_percentile` is not supported yet"),
+        "{message}"
+    );
+}
+
+#[test]
+fn make_series_rejects_zero_step() {
+    let message = error_of(
+        "print t = datetime(2024-01-01) | make-series count() on t from datetime(2024-01-01) to datetime(2024-01-02) step 0h",
+    );
+    assert!(
+        message.contains("step must be greater than zero"),
+        "{message}"
+    );
+}
+
+#[test]
+fn make_series_limits_length() {
+    let message = error_of(
+        "print t = datetime(2024-01-01) | make-series count() on t from datetime(2000-01-01) to datetime(2024-01-02) step 1s",
+    );
+    assert!(
+        message.contains("more than the limit of 1048576"),
+        "{message}"
+    );
+}
