@@ -6,13 +6,20 @@
 //! answers, and send the validators of the previous answer
 //! (`If-None-Match`, `If-Modified-Since`) so that an unchanged resource
 //! costs a 304.
+//!
+//! HTTP requests send `Accept-Encoding: gzip`, and a response with
+//! `Content-Encoding: gzip` is decompressed. Content that is itself gzip
+//! data (a `.gz` file, served over HTTP or read from disk) is decompressed
+//! too, recognised by the gzip magic bytes rather than by the file name.
 
+use std::io::Read as _;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use reqwest::StatusCode;
 use reqwest::header::{
-    ETAG, HeaderMap, HeaderName, HeaderValue, IF_MODIFIED_SINCE, IF_NONE_MATCH, LAST_MODIFIED,
+    ACCEPT_ENCODING, CONTENT_ENCODING, ETAG, HeaderMap, HeaderName, HeaderValue, IF_MODIFIED_SINCE,
+    IF_NONE_MATCH, LAST_MODIFIED,
 };
 use serde::{Deserialize, Serialize};
 use tracing::{debug, warn};
@@ -117,7 +124,7 @@ impl Fetcher {
                 reason: err.to_string(),
             })?;
         Ok(Fetched::Content {
-            body,
+            body: gunzip_if_gzip(location, body)?,
             validators: Validators::default(),
         })
     }
@@ -133,6 +140,7 @@ impl Fetcher {
             reqwest::header::ACCEPT,
             HeaderValue::from_static("application/json, text/plain, text/*"),
         );
+        request_headers.insert(ACCEPT_ENCODING, HeaderValue::from_static("gzip"));
         for line in headers {
             let (name, value) = line.split_once(':').ok_or_else(|| {
                 IntelError::InvalidConfig(format!(
@@ -200,6 +208,7 @@ impl Fetcher {
                     .header(reqwest::header::AUTHORIZATION, authorization.clone())
                     .header(reqwest::header::ACCEPT, json.clone())
                     .header(reqwest::header::CONTENT_TYPE, json.clone())
+                    .header(ACCEPT_ENCODING, HeaderValue::from_static("gzip"))
                     .body(body.to_string())
             })
             .await?;
@@ -225,7 +234,8 @@ impl Fetcher {
                 let request = self
                     .client
                     .get(location)
-                    .header(reqwest::header::ACCEPT, HeaderValue::from_static(accept));
+                    .header(reqwest::header::ACCEPT, HeaderValue::from_static(accept))
+                    .header(ACCEPT_ENCODING, HeaderValue::from_static("gzip"));
                 match credentials {
                     // reqwest marks the Authorization header sensitive.
                     Some(credentials) => {
@@ -304,20 +314,83 @@ async fn read_body(location: &str, response: reqwest::Response) -> Result<Fetche
     };
     let is_html = header_text(reqwest::header::CONTENT_TYPE)
         .is_some_and(|content_type| content_type.to_ascii_lowercase().starts_with("text/html"));
+    let encoding = header_text(CONTENT_ENCODING).map(|value| value.trim().to_ascii_lowercase());
     let body = response.bytes().await.map_err(|err| IntelError::Fetch {
         location: location.to_string(),
         reason: error_chain(&err),
     })?;
+    let body = match encoding.as_deref() {
+        None | Some("" | "identity") => body.to_vec(),
+        Some("gzip" | "x-gzip") => gunzip(location, &body)?,
+        Some(other) => {
+            return Err(IntelError::InvalidContent {
+                what: "HTTP response",
+                location: location.to_string(),
+                reason: format!(
+                    "Content-Encoding {other:?} is not supported; homesoc asks for gzip or no encoding, so check proxies between it and the server"
+                ),
+            });
+        }
+    };
+    // A `.gz` file served as is (`application/gzip`) is gzip data too.
+    let body = gunzip_if_gzip(location, body)?;
     if is_html || looks_like_html(&body) {
         return Err(IntelError::HtmlPage {
             location: location.to_string(),
         });
     }
     debug!(url = location, bytes = body.len(), "fetched");
-    Ok(Fetched::Content {
-        body: body.to_vec(),
-        validators,
-    })
+    Ok(Fetched::Content { body, validators })
+}
+
+/// The largest decompressed size of gzip content, so that a small hostile
+/// file cannot fill the memory.
+pub const MAX_DECOMPRESSED_BYTES: u64 = 4 << 30;
+
+/// The first two bytes of every gzip member (RFC 1952).
+const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
+
+/// Decompresses `body` when it starts with the gzip magic bytes and returns
+/// it unchanged otherwise. Text and JSON feeds never start with these bytes,
+/// because 0x8b cannot follow 0x1f in UTF-8 text.
+pub fn gunzip_if_gzip(location: &str, body: Vec<u8>) -> Result<Vec<u8>, IntelError> {
+    if body.starts_with(&GZIP_MAGIC) {
+        gunzip(location, &body)
+    } else {
+        Ok(body)
+    }
+}
+
+/// Decompresses gzip data, every member of it (as `gzip -d` does). Fails on
+/// corrupt or truncated data and on content larger than
+/// [`MAX_DECOMPRESSED_BYTES`].
+pub fn gunzip(location: &str, compressed: &[u8]) -> Result<Vec<u8>, IntelError> {
+    let invalid = |reason: String| IntelError::InvalidContent {
+        what: "gzip content",
+        location: location.to_string(),
+        reason,
+    };
+    let mut body = Vec::new();
+    flate2::read::MultiGzDecoder::new(compressed)
+        .take(MAX_DECOMPRESSED_BYTES + 1)
+        .read_to_end(&mut body)
+        .map_err(|err| {
+            invalid(format!(
+                "cannot decompress: {err}; the file is corrupt or truncated, so download it again or check the server"
+            ))
+        })?;
+    if body.len() as u64 > MAX_DECOMPRESSED_BYTES {
+        return Err(invalid(format!(
+            "decompresses to more than {MAX_DECOMPRESSED_BYTES} bytes"
+        )));
+    }
+    debug!(
+        url = location,
+        compressed = compressed.len(),
+        bytes = body.len(),
+        "decompressed gzip"
+    );
+    Ok(body)
 }
 
 /// Whether content starts like an HTML document.
@@ -363,4 +436,57 @@ fn local_path(location: &str) -> Result<PathBuf, IntelError> {
         });
     }
     Ok(PathBuf::from(location))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write as _;
+
+    use super::*;
+
+    fn gzip(data: &[u8]) -> Vec<u8> {
+        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        encoder.write_all(data).unwrap();
+        encoder.finish().unwrap()
+    }
+
+    #[test]
+    fn gzip_content_is_decompressed() {
+        let text = b"# comment\n203.0.113.7\n".repeat(100);
+        assert_eq!(gunzip_if_gzip("f.gz", gzip(&text)).unwrap(), text);
+    }
+
+    #[test]
+    fn gzip_members_are_concatenated() {
+        let mut two = gzip(b"198.51.100.1\n");
+        two.extend(gzip(b"198.51.100.2\n"));
+        assert_eq!(
+            gunzip_if_gzip("f.gz", two).unwrap(),
+            b"198.51.100.1\n198.51.100.2\n"
+        );
+    }
+
+    #[test]
+    fn plain_content_is_unchanged() {
+        let text = b"{\"a\": 1}".to_vec();
+        assert_eq!(gunzip_if_gzip("f.json", text.clone()).unwrap(), text);
+        assert_eq!(gunzip_if_gzip("empty", Vec::new()).unwrap(), b"");
+    }
+
+    #[test]
+    fn corrupt_gzip_fails() {
+        let compressed = gzip(&b"203.0.113.7\n".repeat(1000));
+        let truncated = compressed[..compressed.len() / 2].to_vec();
+        let error = gunzip_if_gzip("f.gz", truncated).unwrap_err().to_string();
+        assert!(error.contains("invalid gzip content from f.gz"), "{error}");
+
+        let mut damaged = compressed;
+        let middle = damaged.len() / 2;
+        damaged[middle] ^= 0xff;
+        let error = gunzip_if_gzip("f.gz", damaged).unwrap_err().to_string();
+        assert!(error.contains("cannot decompress"), "{error}");
+
+        let error = gunzip("f", b"not gzip at all").unwrap_err().to_string();
+        assert!(error.contains("cannot decompress"), "{error}");
+    }
 }
