@@ -7,13 +7,17 @@
 //! (`If-None-Match`, `If-Modified-Since`) so that an unchanged resource
 //! costs a 304.
 //!
+//! A feed can name a CA file and a client certificate, and
+//! [`Fetcher::for_feed`] builds a client with them. TLS failures are
+//! reported with the setting that fixes them.
+//!
 //! HTTP requests send `Accept-Encoding: gzip`, and a response with
 //! `Content-Encoding: gzip` is decompressed. Content that is itself gzip
 //! data (a `.gz` file, served over HTTP or read from disk) is decompressed
 //! too, recognised by the gzip magic bytes rather than by the file name.
 
 use std::io::Read as _;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use reqwest::StatusCode;
@@ -24,6 +28,7 @@ use reqwest::header::{
 use serde::{Deserialize, Serialize};
 use tracing::{debug, warn};
 
+use crate::config::FeedConfig;
 use crate::error::IntelError;
 
 /// The HTTP validators of a previous answer.
@@ -96,13 +101,42 @@ pub struct Fetcher {
 
 impl Fetcher {
     pub fn new(options: FetchOptions) -> Result<Fetcher, IntelError> {
-        let client = reqwest::Client::builder()
-            .connect_timeout(options.connect_timeout)
-            .timeout(options.request_timeout)
-            .user_agent(concat!("homesoc/", env!("CARGO_PKG_VERSION")))
+        let client = client_builder(&options)
             .build()
             .map_err(|err| IntelError::Internal(format!("cannot build the HTTP client: {err}")))?;
         Ok(Fetcher { client, options })
+    }
+
+    /// Returns the fetcher to use for `feed`. Without TLS settings that is a
+    /// clone of this one. When the feed sets a CA file or a client
+    /// certificate, its client trusts that CA in addition to the system's
+    /// and sends that certificate. The files are read on each call, so
+    /// replaced certificates take effect at the next pull.
+    ///
+    /// Fails with [`IntelError::InvalidConfig`] naming the file when a file
+    /// cannot be read or holds no usable PEM content.
+    pub fn for_feed(&self, feed: &FeedConfig) -> Result<Fetcher, IntelError> {
+        if !feed.has_tls_settings() {
+            return Ok(self.clone());
+        }
+        let mut builder = client_builder(&self.options);
+        if let Some(path) = &feed.ca_file {
+            builder = builder.tls_certs_merge(read_ca_file(path)?);
+        }
+        if let Some(path) = &feed.client_cert_file {
+            builder = builder.identity(read_identity(path, feed.client_key_file.as_deref())?);
+        }
+        let client = builder.build().map_err(|err| {
+            IntelError::InvalidConfig(format!(
+                "cannot use the TLS settings of feed {:?}: {}",
+                feed.name,
+                error_chain(&err)
+            ))
+        })?;
+        Ok(Fetcher {
+            client,
+            options: self.options.clone(),
+        })
     }
 
     /// Fetches `location`. `headers` are extra `Name: value` lines for HTTP;
@@ -284,9 +318,20 @@ impl Fetcher {
                     }
                     error
                 }
-                Err(err) => IntelError::Fetch {
-                    location: location.to_string(),
-                    reason: error_chain(&err),
+                // A TLS failure repeats on every attempt, so it is not
+                // retried.
+                Err(err) => match tls_fix(&err) {
+                    Some(fix) => {
+                        return Err(IntelError::Tls {
+                            location: location.to_string(),
+                            reason: error_chain(&err),
+                            fix,
+                        });
+                    }
+                    None => IntelError::Fetch {
+                        location: location.to_string(),
+                        reason: error_chain(&err),
+                    },
                 },
             };
             if attempt >= self.options.retries {
@@ -402,6 +447,131 @@ pub fn looks_like_html(body: &[u8]) -> bool {
         .collect::<String>()
         .to_ascii_lowercase();
     start.starts_with("<!doctype html") || start.starts_with("<html")
+}
+
+fn client_builder(options: &FetchOptions) -> reqwest::ClientBuilder {
+    reqwest::Client::builder()
+        .connect_timeout(options.connect_timeout)
+        .timeout(options.request_timeout)
+        .user_agent(concat!("homesoc/", env!("CARGO_PKG_VERSION")))
+}
+
+/// Reads the CA certificates of a PEM file.
+fn read_ca_file(path: &Path) -> Result<Vec<reqwest::Certificate>, IntelError> {
+    let bytes = std::fs::read(path).map_err(|err| {
+        IntelError::InvalidConfig(format!("cannot read CA file {}: {err}", path.display()))
+    })?;
+    let certificates = reqwest::Certificate::from_pem_bundle(&bytes).map_err(|err| {
+        IntelError::InvalidConfig(format!(
+            "CA file {} is not valid PEM: {}",
+            path.display(),
+            error_chain(&err)
+        ))
+    })?;
+    if certificates.is_empty() {
+        return Err(IntelError::InvalidConfig(format!(
+            "CA file {} contains no PEM certificate (-----BEGIN CERTIFICATE-----); convert a DER file with `openssl x509 -inform der -in FILE -out FILE.pem`",
+            path.display()
+        )));
+    }
+    Ok(certificates)
+}
+
+/// Reads a client certificate and its private key from PEM files. The key
+/// is read from `key_path`, or from the certificate file when `None`.
+fn read_identity(
+    cert_path: &Path,
+    key_path: Option<&Path>,
+) -> Result<reqwest::Identity, IntelError> {
+    let read = |path: &Path, what: &str| {
+        std::fs::read(path).map_err(|err| {
+            IntelError::InvalidConfig(format!("cannot read {what} {}: {err}", path.display()))
+        })
+    };
+    let mut pem = read(cert_path, "client certificate file")?;
+    if let Some(key_path) = key_path {
+        pem.push(b'\n');
+        pem.extend(read(key_path, "client key file")?);
+    }
+    let files = match key_path {
+        Some(key_path) => format!("{} and {}", cert_path.display(), key_path.display()),
+        None => cert_path.display().to_string(),
+    };
+    if !String::from_utf8_lossy(&pem).contains("-----BEGIN CERTIFICATE-----") {
+        return Err(IntelError::InvalidConfig(format!(
+            "{files} contain no PEM certificate (-----BEGIN CERTIFICATE-----); give the client certificate in PEM format"
+        )));
+    }
+    reqwest::Identity::from_pem(&pem).map_err(|err| {
+        IntelError::InvalidConfig(format!(
+            "cannot use the client certificate in {files}: {}; give a PEM certificate and its unencrypted PEM private key",
+            error_chain(&err)
+        ))
+    })
+}
+
+/// Returns what to do about a TLS failure, or `None` when `err` is not one.
+fn tls_fix(err: &(dyn std::error::Error + 'static)) -> Option<&'static str> {
+    use rustls::{AlertDescription, CertificateError, Error as TlsError};
+
+    let mut cause = Some(err);
+    while let Some(current) = cause {
+        if let Some(tls_error) = as_tls_error(current) {
+            return Some(match tls_error {
+                TlsError::InvalidCertificate(
+                    CertificateError::UnknownIssuer | CertificateError::BadSignature,
+                ) => {
+                    "the server's certificate is not signed by a CA this host trusts; if the server uses a private or self-signed CA, give its certificate in PEM format with --ca-file (\"ca_file\" in feeds.json)"
+                }
+                TlsError::InvalidCertificate(
+                    CertificateError::NotValidForName
+                    | CertificateError::NotValidForNameContext { .. },
+                ) => {
+                    "the server's certificate is not issued for this host name; use the host name that the certificate names in the feed URL"
+                }
+                TlsError::InvalidCertificate(
+                    CertificateError::Expired
+                    | CertificateError::ExpiredContext { .. }
+                    | CertificateError::NotValidYet
+                    | CertificateError::NotValidYetContext { .. },
+                ) => {
+                    "the server's certificate is outside its validity period; check the clocks of both hosts, or renew the certificate"
+                }
+                TlsError::AlertReceived(
+                    AlertDescription::CertificateRequired
+                    | AlertDescription::HandshakeFailure
+                    | AlertDescription::BadCertificate
+                    | AlertDescription::UnknownCA
+                    | AlertDescription::CertificateUnknown
+                    | AlertDescription::AccessDenied,
+                ) => {
+                    "the server rejected the handshake, as servers that require a client certificate do; give one with --client-cert and --client-key (\"client_cert_file\" and \"client_key_file\" in feeds.json), signed by a CA the server trusts"
+                }
+                TlsError::InvalidMessage(_) => {
+                    "the server does not speak TLS on this port; check whether the URL should start with http://"
+                }
+                _ => {
+                    "check the server's TLS setup; --ca-file sets extra trusted CAs and --client-cert a client certificate"
+                }
+            });
+        }
+        cause = current.source();
+    }
+    None
+}
+
+/// Returns the rustls error that `error` is or wraps, through any number of
+/// I/O errors. hyper-rustls wraps the I/O error of tokio-rustls in another
+/// one, and an I/O error's `source()` skips the error it wraps, so the
+/// wrapped errors are looked into directly.
+fn as_tls_error<'a>(error: &'a (dyn std::error::Error + 'static)) -> Option<&'a rustls::Error> {
+    if let Some(tls_error) = error.downcast_ref::<rustls::Error>() {
+        return Some(tls_error);
+    }
+    if let Some(io_error) = error.downcast_ref::<std::io::Error>() {
+        return io_error.get_ref().and_then(|inner| as_tls_error(inner));
+    }
+    None
 }
 
 /// Returns the error and its sources, joined, since reqwest's top-level

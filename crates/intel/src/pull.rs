@@ -203,6 +203,7 @@ async fn collect(
     previous: &FeedState,
 ) -> Result<Collected, IntelError> {
     feed.validate()?;
+    let fetcher = &fetcher.for_feed(feed)?;
     match feed.format {
         FeedFormat::Misp => collect_misp(fetcher, feed, previous).await,
         FeedFormat::Csv | FeedFormat::Freetext => collect_text(fetcher, feed, previous).await,

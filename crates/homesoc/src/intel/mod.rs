@@ -5,6 +5,7 @@ mod feeds;
 mod indicators;
 pub(crate) mod refresh;
 mod taxii;
+mod tls;
 
 use std::path::Path;
 use std::process::ExitCode;
