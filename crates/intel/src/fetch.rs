@@ -163,6 +163,24 @@ impl Fetcher {
         })
     }
 
+    /// Fetches `location` like [`Fetcher::fetch`], but returns `None` when
+    /// the resource does not exist: an HTTP 404 or a missing local file.
+    pub async fn fetch_optional(
+        &self,
+        location: &str,
+        headers: &[String],
+        validators: Option<&Validators>,
+    ) -> Result<Option<Fetched>, IntelError> {
+        let is_http = location.starts_with("http://") || location.starts_with("https://");
+        if !is_http && !local_path(location)?.exists() {
+            return Ok(None);
+        }
+        match self.fetch(location, headers, validators).await {
+            Err(IntelError::HttpStatus { status: 404, .. }) => Ok(None),
+            other => other.map(Some),
+        }
+    }
+
     async fn fetch_http(
         &self,
         location: &str,
