@@ -182,7 +182,6 @@ async fn tls_failure() {
         ..setup.feodo.clone()
     };
     expect_failure(&setup, &feed, "cannot fetch").await;
-    expect_failure(&setup, &feed, "does not speak TLS on this port").await;
 }
 
 #[tokio::test(flavor = "multi_thread")]

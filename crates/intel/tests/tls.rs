@@ -373,3 +373,32 @@ async fn unusable_tls_files_fail_pull() {
     .await;
     assert_eq!(server.connections(), 0, "no request was sent");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn plain_http_behind_https_url() {
+    // A plain HTTP server that rejects the TLS ClientHello as a bad
+    // request, as web servers do.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for mut stream in listener.incoming().flatten() {
+            let mut buffer = [0u8; 4096];
+            let _ = stream.read(&mut buffer);
+            let _ = stream.write_all(
+                b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+            );
+        }
+    });
+    let data = tempfile::tempdir().unwrap();
+    let workspace = Workspace::open(data.path()).unwrap();
+    let feed = feodo(format!("https://127.0.0.1:{port}/feodo_ipblocklist.csv"));
+
+    let report = pull(&workspace, &feed).await;
+    assert_failed(
+        &workspace,
+        &report,
+        &["TLS failed", "does not speak TLS on this port", "http://"],
+        0,
+    )
+    .await;
+}
