@@ -370,3 +370,99 @@ fn taxii_add_list_and_failed_pull() {
     let message = stderr_text(&no_collection);
     assert!(message.contains("needs a collection id"), "{message}");
 }
+
+#[test]
+fn tls_files_of_feeds() {
+    let data = tempfile::tempdir().unwrap();
+    let files = tempfile::tempdir().unwrap();
+    let write = |name: &str, content: &str| {
+        let path = files.path().join(name);
+        std::fs::write(&path, content).unwrap();
+        path.to_str().unwrap().to_string()
+    };
+    let certified = rcgen::generate_simple_self_signed(vec!["misp.example.org".into()]).unwrap();
+    let ca_file = write("ca.pem", &certified.cert.pem());
+    let api_key = write("misp.key", "an-api-key");
+    run_ok(
+        data.path(),
+        &[
+            "intel",
+            "misp",
+            "add",
+            "--name",
+            "MISP",
+            "--url",
+            "https://misp.example.org",
+            "--api-key-file",
+            &api_key,
+            "--ca-file",
+            &ca_file,
+        ],
+    );
+    let feeds = json_output(data.path(), &["intel", "feeds", "list", "--json"]);
+    assert_eq!(feeds[0]["ca_file"], ca_file.as_str());
+    assert!(feeds[0]["client_cert_file"].is_null());
+
+    let not_pem = write("ca.der", "DER bytes, not PEM");
+    let rejected = homesoc(
+        data.path(),
+        &["intel", "feeds", "set-tls", "MISP", "--ca-file", &not_pem],
+    );
+    assert!(!rejected.status.success());
+    let message = stderr_text(&rejected);
+    assert!(message.contains("contains no PEM certificate"), "{message}");
+    assert!(
+        message.contains(&not_pem),
+        "the message names the file: {message}"
+    );
+    let feeds = json_output(data.path(), &["intel", "feeds", "list", "--json"]);
+    assert_eq!(
+        feeds[0]["ca_file"],
+        ca_file.as_str(),
+        "the feed is unchanged"
+    );
+
+    let combined = format!(
+        "{}{}",
+        certified.cert.pem(),
+        certified.signing_key.serialize_pem()
+    );
+    let client_file = write("client.pem", &combined);
+    run_ok(
+        data.path(),
+        &[
+            "intel",
+            "feeds",
+            "set-tls",
+            "MISP",
+            "--ca-file",
+            &ca_file,
+            "--client-cert",
+            &client_file,
+        ],
+    );
+    let feeds = json_output(data.path(), &["intel", "feeds", "list", "--json"]);
+    assert_eq!(feeds[0]["ca_file"], ca_file.as_str());
+    assert_eq!(feeds[0]["client_cert_file"], client_file.as_str());
+
+    let key_alone = homesoc(
+        data.path(),
+        &[
+            "intel",
+            "feeds",
+            "set-tls",
+            "MISP",
+            "--client-key",
+            &client_file,
+        ],
+    );
+    assert!(
+        !key_alone.status.success(),
+        "--client-key needs --client-cert"
+    );
+
+    run_ok(data.path(), &["intel", "feeds", "set-tls", "MISP"]);
+    let feeds = json_output(data.path(), &["intel", "feeds", "list", "--json"]);
+    assert!(feeds[0]["ca_file"].is_null());
+    assert!(feeds[0]["client_cert_file"].is_null());
+}

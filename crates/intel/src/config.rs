@@ -125,6 +125,18 @@ pub struct FeedConfig {
     /// refresher's default interval.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pull_interval_minutes: Option<u64>,
+    /// A PEM file of CA certificates that HTTPS servers of this feed may
+    /// chain to, trusted in addition to the system's CAs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_file: Option<PathBuf>,
+    /// A PEM file with the client certificate (and its intermediates) sent
+    /// to servers that request one. It may also contain the private key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_cert_file: Option<PathBuf>,
+    /// A PEM file with the client certificate's private key (PKCS#8, PKCS#1
+    /// or SEC1), when `client_cert_file` does not contain it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_key_file: Option<PathBuf>,
 }
 
 fn default_page_size() -> usize {
@@ -195,7 +207,16 @@ impl FeedConfig {
             user: None,
             password: None,
             pull_interval_minutes: None,
+            ca_file: None,
+            client_cert_file: None,
+            client_key_file: None,
         }
+    }
+
+    /// Returns true when the feed has its own TLS settings, so that its
+    /// requests need an HTTP client of their own.
+    pub fn has_tls_settings(&self) -> bool {
+        self.ca_file.is_some() || self.client_cert_file.is_some()
     }
 
     /// Checks the settings that a pull relies on.
@@ -225,6 +246,12 @@ impl FeedConfig {
         }
         if self.format == FeedFormat::Taxii {
             self.validate_taxii()?;
+        }
+        if self.client_key_file.is_some() && self.client_cert_file.is_none() {
+            return Err(IntelError::InvalidConfig(format!(
+                "feed {:?} has a client key file but no client certificate file; give both",
+                self.name
+            )));
         }
         if let Some(pattern) = &self.exclude_regex {
             regex::Regex::new(pattern).map_err(|err| {

@@ -12,6 +12,15 @@ pub enum IntelError {
     )]
     Fetch { location: String, reason: String },
 
+    /// The TLS handshake with the server failed. `fix` names the setting
+    /// or check that resolves it.
+    #[error("cannot fetch {location}: TLS failed: {reason}; {fix}")]
+    Tls {
+        location: String,
+        reason: String,
+        fix: &'static str,
+    },
+
     /// The server answered with a status other than 200 or 304.
     #[error(
         "{location} answered HTTP {status}; check the feed URL, or try again later if the server is failing"

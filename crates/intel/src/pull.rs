@@ -12,11 +12,12 @@ use sha2::{Digest, Sha256};
 use store::Workspace;
 use tracing::{info, warn};
 
-use crate::config::{FeedConfig, FeedFormat, FeedsFile};
+use crate::config::{FeedConfig, FeedFormat, FeedsFile, write_atomically};
 use crate::error::IntelError;
 use crate::fetch::{Fetched, Fetcher};
 use crate::indicator::now_ticks;
 use crate::misp::api::collect_misp_api;
+use crate::misp::hashes::{stored_hashes_path, validate_hashes};
 use crate::misp::{self, event::parse_event, feed as misp_feed};
 use crate::state::{Changes, FeedState, IndicatorMap, PulledEvent, settings_fingerprint};
 use crate::taxii::collect_taxii;
@@ -73,6 +74,17 @@ pub(crate) struct Collected {
     pub(crate) rejected: u64,
     /// Why nothing was added, when that is so.
     pub(crate) note: Option<String>,
+    /// MISP feeds: what to do with the stored copy of `hashes.csv`.
+    pub(crate) hashes: HashesUpdate,
+}
+
+/// A change to the stored copy of a MISP feed's `hashes.csv`.
+pub(crate) enum HashesUpdate {
+    Keep,
+    /// The feed no longer publishes the file.
+    Remove,
+    /// New validated content.
+    Write(Vec<u8>),
 }
 
 impl Collected {
@@ -97,6 +109,7 @@ impl Collected {
             events_fetched: 0,
             rejected,
             note,
+            hashes: HashesUpdate::Keep,
         }
     }
 }
@@ -126,6 +139,10 @@ pub async fn pull_feed(
         }
         baseline.api_timestamp = None;
         baseline.taxii_added_after = None;
+    }
+    // Without the stored copy, a 304 would leave the cache empty.
+    if !stored_hashes_path(&root, &feed.name).exists() {
+        baseline.hashes_validators = None;
     }
     let collected = collect(fetcher, feed, &baseline).await;
     let written_ticks = now_ticks();
@@ -169,6 +186,7 @@ pub async fn pull_feed(
                 feeds.validity,
             )
             .await?;
+            apply_hashes_update(&root, &feed.name, collected.hashes)?;
             let mut state = collected.state;
             state.settings_fingerprint = Some(fingerprint);
             state.last_pull = Some(report.clone());
@@ -203,6 +221,7 @@ async fn collect(
     previous: &FeedState,
 ) -> Result<Collected, IntelError> {
     feed.validate()?;
+    let fetcher = &fetcher.for_feed(feed)?;
     match feed.format {
         FeedFormat::Misp => collect_misp(fetcher, feed, previous).await,
         FeedFormat::Csv | FeedFormat::Freetext => collect_text(fetcher, feed, previous).await,
@@ -233,6 +252,7 @@ async fn collect_misp(
 
     let mut state = previous.clone();
     state.validators = validators;
+    let hashes = fetch_hashes(fetcher, feed, &mut state).await?;
     let mut changes = Changes::default();
     let mut rejected = 0u64;
     let mut withdrawn_only = 0u64;
@@ -315,7 +335,52 @@ async fn collect_misp(
         events_fetched: to_fetch.len() as u64,
         rejected,
         note,
+        hashes,
     })
+}
+
+/// Fetches the feed's optional `hashes.csv` and checks it. Sends the
+/// validators of the stored copy and updates them in `state`.
+async fn fetch_hashes(
+    fetcher: &Fetcher,
+    feed: &FeedConfig,
+    state: &mut FeedState,
+) -> Result<HashesUpdate, IntelError> {
+    let url = misp_feed::feed_file(&feed.url, "hashes.csv");
+    let fetched = fetcher
+        .fetch_optional(&url, &feed.headers, state.hashes_validators.as_ref())
+        .await?;
+    match fetched {
+        None => {
+            state.hashes_validators = None;
+            Ok(HashesUpdate::Remove)
+        }
+        Some(Fetched::NotModified) => Ok(HashesUpdate::Keep),
+        Some(Fetched::Content { body, validators }) => {
+            let lines = validate_hashes(&body, &url)?;
+            info!(feed = %feed.name, lines, "read hashes.csv");
+            state.hashes_validators = Some(validators);
+            Ok(HashesUpdate::Write(body))
+        }
+    }
+}
+
+fn apply_hashes_update(
+    root: &std::path::Path,
+    feed_name: &str,
+    update: HashesUpdate,
+) -> Result<(), IntelError> {
+    let path = stored_hashes_path(root, feed_name);
+    match update {
+        HashesUpdate::Keep => Ok(()),
+        HashesUpdate::Write(bytes) => write_atomically(&path, &bytes),
+        HashesUpdate::Remove => match std::fs::remove_file(&path) {
+            Err(err) if err.kind() != std::io::ErrorKind::NotFound => {
+                Err(IntelError::Io { path, source: err })
+            }
+            _ => Ok(()),
+        },
+    }
 }
 
 async fn collect_text(
@@ -383,6 +448,7 @@ async fn collect_text(
         events_fetched: 0,
         rejected: indicators.rejected as u64,
         note,
+        hashes: HashesUpdate::Keep,
     })
 }
 
@@ -395,5 +461,6 @@ fn unchanged(previous: &FeedState, events_listed: u64) -> Collected {
         events_fetched: 0,
         rejected: 0,
         note: Some("the source reported no change since the last pull".into()),
+        hashes: HashesUpdate::Keep,
     }
 }

@@ -33,6 +33,9 @@ pub struct FeedState {
     /// freetext feeds).
     #[serde(default)]
     pub validators: Validators,
+    /// MISP feeds: validators of the `hashes.csv` stored in the workspace.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hashes_validators: Option<Validators>,
     /// SHA-256 of the last content of a CSV or freetext feed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub content_sha256: Option<String>,
@@ -61,10 +64,16 @@ pub struct FeedState {
 }
 
 impl FeedState {
-    /// Returns the state file of a feed. The name is kept readable where it
-    /// is safe in a file name, and a hash of it keeps names apart that
-    /// differ only in other characters.
+    /// Returns the state file of a feed.
     fn path(workspace_root: &Path, feed_name: &str) -> PathBuf {
+        FeedState::file_stem_path(workspace_root, feed_name).with_extension("json")
+    }
+
+    /// Returns the path, without extension, of a feed's files in the state
+    /// folder. The name is kept readable where it is safe in a file name,
+    /// and a hash of it keeps names apart that differ only in other
+    /// characters. The stem contains no dot.
+    pub fn file_stem_path(workspace_root: &Path, feed_name: &str) -> PathBuf {
         let readable: String = feed_name
             .chars()
             .map(|c| {
@@ -80,7 +89,7 @@ impl FeedState {
         let suffix = &hash["indicator--".len().."indicator--".len() + 8];
         intel_folder(workspace_root)
             .join("state")
-            .join(format!("{readable}-{suffix}.json"))
+            .join(format!("{readable}-{suffix}"))
     }
 
     /// Reads a feed's state, or an empty state when the feed was never

@@ -123,7 +123,15 @@ async fn infoblox_pull_gives_expected_rows() {
 
     let requests = server.take_requests();
     assert_eq!(requests["/manifest.json"], 1);
-    assert_eq!(requests.len(), 8, "manifest and 7 events: {requests:?}");
+    assert_eq!(
+        requests["/hashes.csv"], 1,
+        "the optional hashes.csv is asked for"
+    );
+    assert_eq!(
+        requests.len(),
+        9,
+        "manifest, hashes.csv and 7 events: {requests:?}"
+    );
 
     let stix_rows = table_rows(
         &workspace,
@@ -264,6 +272,7 @@ async fn changed_event_is_refetched_and_withdrawn_attribute_deactivated() {
         requests.keys().collect::<Vec<_>>(),
         [
             "/dad88707-beb8-4a14-94e2-5ffecf5a5f85.json",
+            "/hashes.csv",
             "/manifest.json"
         ]
     );

@@ -13,6 +13,8 @@ use intel::{FeedConfig, FeedFormat, FeedsFile, PullResult, pull_feed};
 use serde_json::json;
 use store::Workspace;
 
+use super::tls::TlsArgs;
+
 #[derive(Debug, Subcommand)]
 pub enum FeedsCommand {
     /// Add the feeds of MISP's default feed list (defaults.json), keeping
@@ -58,6 +60,16 @@ pub enum FeedsCommand {
         /// Add the feed disabled.
         #[arg(long)]
         disabled: bool,
+        #[command(flatten)]
+        tls: TlsArgs,
+    },
+    /// Set the CA file and client certificate of a feed, replacing the ones
+    /// it has. Without options, the feed goes back to the system's CAs and
+    /// no client certificate.
+    SetTls {
+        name: String,
+        #[command(flatten)]
+        tls: TlsArgs,
     },
     /// Enable a feed.
     Enable { name: String },
@@ -99,6 +111,8 @@ pub enum MispCommand {
         /// Attributes per restSearch page.
         #[arg(long, default_value_t = 1000)]
         page_size: usize,
+        #[command(flatten)]
+        tls: TlsArgs,
     },
 }
 
@@ -112,6 +126,7 @@ pub fn misp(data_dir: &Path, command: MispCommand) -> anyhow::Result<ExitCode> {
         published_only,
         confidence,
         page_size,
+        tls,
     } = command;
     let workspace = Workspace::open(data_dir)?;
     let mut feeds = FeedsFile::load(workspace.root())?;
@@ -120,14 +135,14 @@ pub fn misp(data_dir: &Path, command: MispCommand) -> anyhow::Result<ExitCode> {
         (None, Some(variable)) => SecretSource::Env(variable),
         (None, None) => bail!("give --api-key-file or --api-key-env"),
     };
-    feeds.add(FeedConfig {
+    feeds.add(tls.apply(FeedConfig {
         api_key: Some(api_key),
         tags,
         published_only,
         confidence,
         page_size,
         ..FeedConfig::new(&name, &url, FeedFormat::MispApi)
-    })?;
+    })?)?;
     feeds.save(workspace.root())?;
     println!("added MISP server {name:?}");
     Ok(ExitCode::SUCCESS)
@@ -182,19 +197,30 @@ pub fn run(data_dir: &Path, command: FeedsCommand) -> anyhow::Result<ExitCode> {
             confidence,
             exclude_regex,
             disabled,
+            tls,
         } => {
             let format: FeedFormat = format.parse()?;
-            let feed = FeedConfig {
+            let feed = tls.apply(FeedConfig {
                 value_columns,
                 delimiter,
                 confidence,
                 exclude_regex,
                 enabled: !disabled,
                 ..FeedConfig::new(&name, &url, format)
-            };
+            })?;
             feeds.add(feed)?;
             feeds.save(root)?;
             println!("added feed {name:?}");
+        }
+        FeedsCommand::SetTls { name, tls } => {
+            let index = feeds
+                .feeds
+                .iter()
+                .position(|feed| feed.name == name)
+                .ok_or_else(|| intel::IntelError::UnknownFeed { name: name.clone() })?;
+            feeds.feeds[index] = tls.apply(feeds.feeds[index].clone())?;
+            feeds.save(root)?;
+            println!("set the TLS files of feed {name:?}");
         }
         FeedsCommand::Enable { name } => {
             feeds.set_enabled(&name, true)?;
@@ -226,6 +252,9 @@ fn list(root: &Path, feeds: &FeedsFile, json_output: bool) -> anyhow::Result<()>
             "exclude_regex": feed.exclude_regex,
             "collection": feed.collection,
             "user": feed.user,
+            "ca_file": feed.ca_file,
+            "client_cert_file": feed.client_cert_file,
+            "client_key_file": feed.client_key_file,
             "last_pull": state.last_pull,
         }));
     }

@@ -8,6 +8,7 @@ use clap::{Args, Subcommand};
 use intel::FeedsFile;
 use intel::indicator::now_ticks;
 use intel::matching::{lookup as match_value, retro_hunt};
+use intel::misp::hashes::find_in_feed_hashes;
 use intel::stix::bundle_indicators;
 use intel::stored::latest_indicators;
 use intel::write::write_rows;
@@ -96,19 +97,36 @@ pub async fn lookup(data_dir: &Path, value: &str, json_output: bool) -> anyhow::
     let workspace = Workspace::open_for_reading(data_dir)?;
     let indicators = latest_indicators(&workspace).await?;
     let matches = match_value(&indicators, value);
+    let feeds = FeedsFile::load(workspace.root())?;
+    let listings = find_in_feed_hashes(workspace.root(), &feeds, value)?;
     let now = now_ticks();
     if json_output {
-        let rows: Vec<_> = matches
+        let mut rows: Vec<_> = matches
             .iter()
             .map(|m| {
                 json!({"column": m.column, "observable": m.observable,
                        "current": m.indicator.is_current(now), "indicator": m.indicator})
             })
             .collect();
+        rows.extend(listings.iter().map(|listing| {
+            json!({"column": "hashes.csv", "observable": value.trim(),
+                   "feed": listing.feed, "event_uuid": listing.event_uuid})
+        }));
         println!("{}", serde_json::to_string_pretty(&rows)?);
-    } else if matches.is_empty() {
+    } else if matches.is_empty() && listings.is_empty() {
         println!("{value}: no indicator");
     } else {
+        if matches.is_empty() {
+            println!("{value}: no indicator");
+        }
+        for listing in &listings {
+            println!(
+                "{} is listed in event {} of MISP feed {:?} (hashes.csv)",
+                value.trim(),
+                listing.event_uuid,
+                listing.feed
+            );
+        }
         for m in &matches {
             let indicator = &m.indicator;
             println!(
@@ -136,7 +154,7 @@ pub async fn lookup(data_dir: &Path, value: &str, json_output: bool) -> anyhow::
             );
         }
     }
-    Ok(if matches.is_empty() {
+    Ok(if matches.is_empty() && listings.is_empty() {
         ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS

@@ -5,6 +5,7 @@ mod feeds;
 mod indicators;
 pub(crate) mod refresh;
 mod taxii;
+mod tls;
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -41,7 +42,8 @@ pub enum IntelCommand {
         #[command(subcommand)]
         command: indicators::StixCommand,
     },
-    /// Show the indicators that match a value (IP, domain, URL, hash, …).
+    /// Show the indicators that match a value (IP, domain, URL, hash, …),
+    /// and the MISP feed events whose hashes.csv lists it.
     Lookup {
         value: String,
         /// Print the matches as JSON.

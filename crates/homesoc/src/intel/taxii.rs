@@ -8,6 +8,8 @@ use intel::config::SecretSource;
 use intel::{FeedConfig, FeedFormat, FeedsFile};
 use store::Workspace;
 
+use super::tls::TlsArgs;
+
 #[derive(Debug, Subcommand)]
 pub enum TaxiiCommand {
     /// Add a TAXII 2.1 collection as a feed. Each pull reads the objects
@@ -46,6 +48,8 @@ pub enum TaxiiCommand {
         /// may return fewer.
         #[arg(long, default_value_t = 1000)]
         page_size: usize,
+        #[command(flatten)]
+        tls: TlsArgs,
     },
 }
 
@@ -59,6 +63,7 @@ pub fn run(data_dir: &Path, command: TaxiiCommand) -> anyhow::Result<ExitCode> {
         password_env,
         confidence,
         page_size,
+        tls,
     } = command;
     let workspace = Workspace::open(data_dir)?;
     let mut feeds = FeedsFile::load(workspace.root())?;
@@ -68,14 +73,14 @@ pub fn run(data_dir: &Path, command: TaxiiCommand) -> anyhow::Result<ExitCode> {
         (None, None) => None,
     };
     let name = name.unwrap_or_else(|| format!("TAXII {collection}"));
-    feeds.add(FeedConfig {
+    feeds.add(tls.apply(FeedConfig {
         collection: Some(collection),
         user,
         password,
         confidence,
         page_size,
         ..FeedConfig::new(&name, &url, FeedFormat::Taxii)
-    })?;
+    })?)?;
     feeds.save(workspace.root())?;
     println!("added TAXII collection {name:?}");
     Ok(ExitCode::SUCCESS)

@@ -5,6 +5,7 @@ pub mod api;
 pub mod defaults;
 pub mod event;
 pub mod feed;
+pub mod hashes;
 
 use crate::indicator::{DEFAULT_CONFIDENCE, DEFAULT_THREAT_TYPE, Indicator};
 use crate::mapping::{self, Rejection};
