@@ -431,3 +431,42 @@ fn bad_correlations_name_the_file_and_the_problem() {
     // The base rule is not marked: no correlation over it loaded.
     assert!(raises_own_alerts(&set.rules[0]));
 }
+
+#[test]
+fn process_rule_reads_security_4688_when_its_fields_allow() {
+    let rule = load(
+        r#"
+title: Cmd started by Office
+id: 8b5b2c1a-0000-4000-8000-000000004688
+logsource: {category: process_creation, product: windows}
+detection:
+    selection:
+        Image|endswith: '\cmd.exe'
+        ParentImage|endswith: '\winword.exe'
+    filter:
+        CommandLine|contains: '/c echo'
+    condition: selection and not filter
+"#,
+    )
+    .unwrap();
+    let query = &rule.query;
+    assert!(
+        query.starts_with("WindowsEvent\n| where (Channel == \"Microsoft-Windows-Sysmon/Operational\" and EventID == 1) or (Channel == \"Security\" and EventID == 4688)"),
+        "{query}"
+    );
+    assert!(
+        query.contains("Image = iff(EventID == 4688, tostring(EventData[\"NewProcessName\"]), tostring(EventData[\"Image\"]))"),
+        "{query}"
+    );
+    assert!(
+        query.contains("ParentImage = iff(EventID == 4688, tostring(EventData[\"ParentProcessName\"]), tostring(EventData[\"ParentImage\"]))"),
+        "{query}"
+    );
+    assert!(
+        query.contains("CommandLine = tostring(EventData[\"CommandLine\"])"),
+        "{query}"
+    );
+    // A field 4688 does not record keeps the rule on Sysmon events.
+    let sysmon_only = load(PROCESS_RULE).unwrap();
+    assert!(!sysmon_only.query.contains("4688"), "{}", sysmon_only.query);
+}
