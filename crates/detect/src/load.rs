@@ -6,7 +6,7 @@
 //! strings. A missing or malformed key the rule needs is an error naming
 //! the file and the key.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value};
@@ -70,23 +70,113 @@ pub fn load_rules(paths: &[PathBuf]) -> RuleSet {
     files.dedup();
 
     let mut first_path_by_id: BTreeMap<String, PathBuf> = BTreeMap::new();
+    let mut add = |set: &mut RuleSet, rule: Rule| match first_path_by_id.get(&rule.id) {
+        Some(first_path) => set.errors.push(RuleError::DuplicateId {
+            id: rule.id.clone(),
+            path: rule.source.clone(),
+            first_path: first_path.clone(),
+        }),
+        None => {
+            first_path_by_id.insert(rule.id.clone(), rule.source.clone());
+            set.rules.push(rule);
+        }
+    };
+    // Correlation rules name other rules, so they load once every other
+    // rule of every file has.
+    let mut correlations = Vec::new();
     for file in files {
-        match load_rule_file(&file) {
-            Ok(rule) => match first_path_by_id.get(&rule.id) {
-                Some(first_path) => set.errors.push(RuleError::DuplicateId {
-                    id: rule.id.clone(),
-                    path: file,
-                    first_path: first_path.clone(),
-                }),
-                None => {
-                    first_path_by_id.insert(rule.id.clone(), file);
-                    set.rules.push(rule);
+        let documents = match read_documents(&file) {
+            Ok(documents) => documents,
+            Err(err) => {
+                set.errors.push(err);
+                continue;
+            }
+        };
+        for map in documents {
+            if crate::sigma::correlation::is_correlation(&map) {
+                correlations.push((file.clone(), map));
+                continue;
+            }
+            match rule_from_map(&map, &file) {
+                Ok(rule) => add(&mut set, rule),
+                Err(err) => set.errors.push(err),
+            }
+        }
+    }
+    let mut silent = BTreeSet::new();
+    let mut generating = BTreeSet::new();
+    for (file, map) in correlations {
+        match crate::sigma::load_correlation(&map, &file, &set.rules) {
+            Ok((rule, bases, generate)) => {
+                if generate {
+                    generating.extend(bases);
+                } else {
+                    silent.extend(bases);
                 }
-            },
+                add(&mut set, rule);
+            }
             Err(err) => set.errors.push(err),
         }
     }
+    for rule in &mut set.rules {
+        if silent.contains(&rule.id)
+            && !generating.contains(&rule.id)
+            && let Some(serde_json::Value::Object(details)) =
+                rule.other_keys.get_mut(crate::sigma::SIGMA_KEY)
+        {
+            details.insert(
+                crate::sigma::CORRELATION_ONLY_KEY.to_string(),
+                Value::Bool(true),
+            );
+        }
+    }
+    // Stable: the documents of one file keep their order.
+    set.rules.sort_by(|a, b| a.source.cmp(&b.source));
     set
+}
+
+/// Reads the YAML documents of one rule file. A file may hold several
+/// documents separated by `---` (a Sigma correlation rule and its base
+/// rules); empty documents are skipped.
+pub fn read_documents(path: &Path) -> Result<Vec<Map<String, Value>>, RuleError> {
+    use serde::Deserialize as _;
+    let text = std::fs::read_to_string(path).map_err(|err| RuleError::Read {
+        path: path.to_path_buf(),
+        reason: err.to_string(),
+    })?;
+    let mut documents = Vec::new();
+    for document in serde_norway::Deserializer::from_str(&text) {
+        let value = Value::deserialize(document).map_err(|err| RuleError::Yaml {
+            path: path.to_path_buf(),
+            reason: err.to_string(),
+        })?;
+        match value {
+            Value::Null => {}
+            Value::Object(map) => {
+                if let Some(action) = map.get("action") {
+                    return Err(RuleError::SigmaUnsupported {
+                        path: path.to_path_buf(),
+                        feature: format!(
+                            "Sigma rule collection `action: {}`; write each rule in full",
+                            action.as_str().unwrap_or_default()
+                        ),
+                    });
+                }
+                documents.push(map);
+            }
+            _ => {
+                return Err(RuleError::NotAMapping {
+                    path: path.to_path_buf(),
+                });
+            }
+        }
+    }
+    if documents.is_empty() {
+        return Err(RuleError::NotAMapping {
+            path: path.to_path_buf(),
+        });
+    }
+    Ok(documents)
 }
 
 fn collect_rule_files(path: &Path, files: &mut Vec<PathBuf>) -> Result<(), RuleError> {
@@ -136,10 +226,22 @@ pub fn parse_rule(text: &str, path: &Path) -> Result<Rule, RuleError> {
             path: path.to_path_buf(),
         });
     };
-    if crate::sigma::is_sigma(&map) {
-        return crate::sigma::load_sigma(&map, path);
+    if crate::sigma::correlation::is_correlation(&map) {
+        return Err(RuleError::Sigma {
+            path: path.to_path_buf(),
+            reason: "a correlation rule names other rules; load it with them from a rules folder"
+                .to_string(),
+        });
     }
-    RuleReader { path, map: &map }.read()
+    rule_from_map(&map, path)
+}
+
+/// Builds a Sigma or Sentinel rule from one YAML document.
+fn rule_from_map(map: &Map<String, Value>, path: &Path) -> Result<Rule, RuleError> {
+    if crate::sigma::is_sigma(map) {
+        return crate::sigma::load_sigma(map, path);
+    }
+    RuleReader { path, map }.read()
 }
 
 /// Reads the keys of one rule document, naming the file in every error.

@@ -107,7 +107,8 @@ pub struct Scheduler {
 
 impl Scheduler {
     /// Opens a scheduler for `rules`, disabled ones included, because it
-    /// reads the rule states at each tick:
+    /// reads the rule states at each tick (Sigma rules that only feed
+    /// correlation rules are left out):
     /// reads each rule's last run from `HomesocRuleRuns`, the incidents and
     /// the result keys of recent alerts, and sets aside the rules whose
     /// query does not plan.
@@ -120,8 +121,12 @@ impl Scheduler {
         let progress = read_progress(&engine, &workspace).await?;
         let schema_catalog = store::catalog::schema_catalog()?;
         let plan_options = QueryOptions::default();
-        let (plannable, unplannable): (Vec<Rule>, Vec<Rule>) =
-            rules.into_iter().partition(|rule| {
+        // A Sigma rule that only feeds correlation rules raises no alerts
+        // of its own; the correlation rules run its query.
+        let (plannable, unplannable): (Vec<Rule>, Vec<Rule>) = rules
+            .into_iter()
+            .filter(crate::sigma::raises_own_alerts)
+            .partition(|rule| {
                 engine
                     .plan(&rule.query, &schema_catalog, &plan_options)
                     .is_ok()

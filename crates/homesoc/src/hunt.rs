@@ -5,8 +5,10 @@
 //! source's events once, extends the fields its rules read, and computes
 //! one match flag per rule (at most [`RULES_PER_SCAN`] rules per scan). A
 //! scan that fails is retried rule by rule, so one bad rule costs only
-//! itself. Sentinel rules run one query each over all the data, with
-//! `now()` at the end of the data.
+//! itself. Sentinel rules and Sigma correlation rules run one query each
+//! over all the data, with `now()` at the end of the data. Sigma rules that
+//! only feed correlation rules (`generate: false`) raise no detections of
+//! their own.
 
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
@@ -163,7 +165,9 @@ pub async fn run(data_dir: Option<&Path>, args: HuntArgs) -> anyhow::Result<Exit
     let rules: Vec<Rule> = set
         .rules
         .into_iter()
-        .filter(|rule| level_rank(&rule_level(rule)) >= min_rank)
+        .filter(|rule| {
+            level_rank(&rule_level(rule)) >= min_rank && detect::sigma::raises_own_alerts(rule)
+        })
         .collect();
     if rules.is_empty() {
         bail!(
@@ -195,9 +199,13 @@ pub async fn run(data_dir: Option<&Path>, args: HuntArgs) -> anyhow::Result<Exit
     };
     let window = TimeWindow { from, to };
 
-    let (sigma, sentinel): (Vec<&Rule>, Vec<&Rule>) = rules
-        .iter()
-        .partition(|rule| rule.other_keys.contains_key(SIGMA_KEY));
+    // Sigma rules over single events share scans; Sigma correlation rules
+    // run their own query, like Sentinel rules.
+    let (sigma, sentinel): (Vec<&Rule>, Vec<&Rule>) = rules.iter().partition(|rule| {
+        rule.other_keys
+            .get(SIGMA_KEY)
+            .is_some_and(|details| details.get("filter").is_some())
+    });
     let mut scans: BTreeMap<String, Vec<&Rule>> = BTreeMap::new();
     for rule in &sigma {
         let filter = rule.other_keys[SIGMA_KEY]["filter"]
@@ -525,9 +533,16 @@ async fn run_sentinel(
     window: &TimeWindow,
 ) -> anyhow::Result<Vec<Detection>> {
     let result = engine.run(&rule.query, catalog, options).await?;
+    // The engine keeps datetimes as ticks; these columns print as ISO 8601.
+    let datetime_columns: Vec<&str> = result
+        .columns
+        .iter()
+        .filter(|column| column.ty == kql::KqlType::Datetime)
+        .map(|column| column.name.as_str())
+        .collect();
     let mut detections = Vec::new();
     for batch in &result.batches {
-        let times = match column(batch, "TimeGenerated") {
+        let event_times = match column(batch, "TimeGenerated") {
             Some(array) => times(array)?,
             None => vec![String::new(); batch.num_rows()],
         };
@@ -537,12 +552,21 @@ async fn run_sentinel(
         };
         let mut other: Vec<(String, Vec<Option<String>>)> = Vec::new();
         for (index, field) in batch.schema().fields().iter().enumerate() {
-            if field.name() != "TimeGenerated" && field.name() != "Computer" {
-                other.push((field.name().clone(), strings(batch.column(index))?));
+            if field.name() == "TimeGenerated" || field.name() == "Computer" {
+                continue;
             }
+            let values = if datetime_columns.contains(&field.name().as_str()) {
+                times(batch.column(index))?
+                    .into_iter()
+                    .map(|time| (!time.is_empty()).then_some(time))
+                    .collect()
+            } else {
+                strings(batch.column(index))?
+            };
+            other.push((field.name().clone(), values));
         }
         for row in 0..batch.num_rows() {
-            let time = times[row].clone();
+            let time = event_times[row].clone();
             if let Some(ticks) = parse_datetime(&time)
                 && (window.from.is_some_and(|from| ticks < from)
                     || window.to.is_some_and(|to| ticks >= to))

@@ -91,14 +91,17 @@ impl RuleSource {
     }
 
     /// Loads the rules and keeps those named in `ids`, or when `ids` is
-    /// empty, every enabled rule.
+    /// empty, every enabled rule that raises alerts of its own (not the
+    /// Sigma rules that only feed correlation rules).
     fn select(&self, data_dir: &Path, ids: &[String]) -> anyhow::Result<Vec<Rule>> {
         let rules = self.load(data_dir)?;
         if ids.is_empty() {
             let states = detect::RuleStates::load(data_dir)?;
             return Ok(rules
                 .into_iter()
-                .filter(|rule| states.is_enabled(&rule.id))
+                .filter(|rule| {
+                    states.is_enabled(&rule.id) && detect::sigma::raises_own_alerts(rule)
+                })
                 .collect());
         }
         let mut selected = Vec::new();

@@ -113,3 +113,60 @@ fn hunt_time_window_excludes_events() {
     // Only the Defender event (2026-04-17) is after --from.
     assert_eq!(document["rows"].as_array().unwrap().len(), 1);
 }
+
+/// `process_creation` rules over Security logs with process creation
+/// events (4688) and no Sysmon: a rule that reads only fields 4688 records
+/// matches them, and a rule that also reads `OriginalFileName` does not.
+#[test]
+fn process_creation_rules_read_security_4688() {
+    let rules = tempfile::tempdir().unwrap();
+    std::fs::write(
+        rules.path().join("child-of-cmd.yml"),
+        "title: Child of cmd\nid: 4688-child-of-cmd\nlogsource: {category: process_creation, product: windows}\ndetection:\n  selection:\n    ParentImage|endswith: '\\cmd.exe'\n  condition: selection\n",
+    )
+    .unwrap();
+    std::fs::write(
+        rules.path().join("wevtutil.yml"),
+        "title: Wevtutil\nid: 4688-wevtutil\nlogsource: {category: process_creation, product: windows}\ndetection:\n  selection:\n    - Image|endswith: '\\wevtutil.exe'\n    - OriginalFileName: 'wevtutil.exe'\n  condition: selection\n",
+    )
+    .unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let files = ["evtx__sliver-security.evtx", "evtx__psattack-security.evtx"].map(|name| {
+        common::corpus_dir()
+            .join(name)
+            .to_string_lossy()
+            .into_owned()
+    });
+    let output = common::homesoc(
+        data.path(),
+        &[
+            "hunt",
+            &files[0],
+            &files[1],
+            "--rules",
+            rules.path().to_str().unwrap(),
+            "--format",
+            "json",
+        ],
+    );
+    assert!(output.status.success(), "{}", common::stderr_text(&output));
+    let document: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let rows = document["rows"].as_array().unwrap();
+    let count = |rule_id: &str| rows.iter().filter(|row| row[2] == rule_id).count() as u64;
+
+    // Worked out from the `SecurityEvent` table's own columns.
+    let expected = common::query(
+        data.path(),
+        r#"SecurityEvent | where EventID == 4688 and ParentProcessName endswith "\\cmd.exe" | count"#,
+    )
+    .scalar_u64();
+    assert_eq!(expected, 10, "the recordings' children of cmd.exe");
+    assert_eq!(count("4688-child-of-cmd"), expected);
+    let wevtutil = common::query(
+        data.path(),
+        r#"SecurityEvent | where EventID == 4688 and NewProcessName endswith "\\wevtutil.exe" | count"#,
+    )
+    .scalar_u64();
+    assert!(wevtutil > 0, "the recordings start wevtutil.exe");
+    assert_eq!(count("4688-wevtutil"), 0);
+}

@@ -11,7 +11,10 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 
 use super::condition::{Condition, pattern_matches};
-use super::mapping::{FieldSource, ResolvedSource, map_field, resolve_source};
+use super::mapping::{
+    FieldSource, ResolvedSource, SECURITY_PROCESS_CREATION, SECURITY_PROCESS_CREATION_FIELDS,
+    map_field, resolve_source,
+};
 use super::model::{FieldMatch, SigmaProblem, SigmaRule};
 use super::modifiers::{Operator, Pattern, Token, parse_pattern, transform};
 
@@ -106,6 +109,9 @@ struct FieldExpr {
 
 struct Compiler<'a> {
     source: &'a ResolvedSource,
+    /// The rule also reads Security event 4688, whose `EventData` names
+    /// some fields differently.
+    security_4688: bool,
     /// Extended columns by Sigma field (or `Hashes`): column name and
     /// the expression that fills it.
     extended: BTreeMap<String, (String, String)>,
@@ -134,11 +140,37 @@ impl Compiler<'_> {
                 numeric: numeric.then(|| name.to_string()),
             },
             FieldSource::EventData(key) => {
-                let column = self.extend(&key);
-                FieldExpr {
-                    exists: format!("isnotnull(EventData[{}])", kql_string(&key)),
-                    text: column,
-                    numeric: None,
+                let security_key = SECURITY_PROCESS_CREATION_FIELDS
+                    .iter()
+                    .find(|(name, security)| self.security_4688 && *name == key && *security != key)
+                    .map(|(_, security)| *security);
+                match security_key {
+                    Some(security_key) => {
+                        let pick = |expr: &dyn Fn(&str) -> String| {
+                            format!(
+                                "iff(EventID == {}, {}, {})",
+                                SECURITY_PROCESS_CREATION.1,
+                                expr(security_key),
+                                expr(&key)
+                            )
+                        };
+                        let text = pick(&|key| format!("tostring(EventData[{}])", kql_string(key)));
+                        let exists =
+                            pick(&|key| format!("isnotnull(EventData[{}])", kql_string(key)));
+                        FieldExpr {
+                            text: self.extend_with(&key, text),
+                            exists,
+                            numeric: None,
+                        }
+                    }
+                    None => {
+                        let column = self.extend(&key);
+                        FieldExpr {
+                            exists: format!("isnotnull(EventData[{}])", kql_string(&key)),
+                            text: column,
+                            numeric: None,
+                        }
+                    }
                 }
             }
             FieldSource::Hash(_) => {
@@ -155,6 +187,12 @@ impl Compiler<'_> {
     /// Returns the column holding `EventData[key]` as a string, adding it
     /// to the extended columns on first use.
     fn extend(&mut self, key: &str) -> String {
+        self.extend_with(key, format!("tostring(EventData[{}])", kql_string(key)))
+    }
+
+    /// Returns the column of field `key`, adding it filled by `expr` on
+    /// first use.
+    fn extend_with(&mut self, key: &str, expr: String) -> String {
         if let Some((column, _)) = self.extended.get(key) {
             return kql_column(column);
         }
@@ -163,7 +201,6 @@ impl Compiler<'_> {
         } else {
             key.to_string()
         };
-        let expr = format!("tostring(EventData[{}])", kql_string(key));
         self.extended
             .insert(key.to_string(), (column.clone(), expr));
         kql_column(&column)
@@ -552,6 +589,40 @@ fn hash_match(text: &str, key: &str, pattern: &Pattern) -> String {
     )
 }
 
+/// Returns whether a `process_creation` rule also reads Security event
+/// 4688: every field it reads, `fieldref` targets included, is a
+/// `WindowsEvent` column or one that 4688 records, and it has no keyword
+/// search (4688's `EventData` text differs from Sysmon's).
+fn reads_security_4688(rule: &SigmaRule) -> bool {
+    let known = |field: &str| {
+        SECURITY_PROCESS_CREATION_FIELDS
+            .iter()
+            .any(|(name, _)| *name == field)
+            || super::mapping::COLUMN_FIELDS
+                .iter()
+                .any(|(name, _)| *name == field)
+    };
+    rule.category
+        .as_deref()
+        .is_some_and(|category| category.eq_ignore_ascii_case("process_creation"))
+        && rule
+            .selections
+            .iter()
+            .flat_map(|(_, selection)| &selection.groups)
+            .flatten()
+            .all(|field_match| {
+                let Some(field) = field_match.field.as_deref() else {
+                    return false;
+                };
+                known(field)
+                    && (field_match.modifiers.operator != Operator::FieldRef
+                        || field_match
+                            .values
+                            .iter()
+                            .all(|value| value.as_str().is_some_and(known)))
+            })
+}
+
 /// Compiles a rule to KQL.
 pub fn compile(rule: &SigmaRule) -> Result<Compiled, SigmaProblem> {
     let source = resolve_source(
@@ -560,8 +631,10 @@ pub fn compile(rule: &SigmaRule) -> Result<Compiled, SigmaProblem> {
         rule.service.as_deref(),
     )
     .map_err(SigmaProblem::Unsupported)?;
+    let security_4688 = reads_security_4688(rule);
     let mut compiler = Compiler {
         source: &source,
+        security_4688,
         extended: BTreeMap::new(),
         unmapped: Vec::new(),
     };
@@ -596,7 +669,14 @@ pub fn compile(rule: &SigmaRule) -> Result<Compiled, SigmaProblem> {
                 .join(", ")
         )),
     }
-    let filter = filter.join(" and ");
+    let mut filter = filter.join(" and ");
+    if security_4688 {
+        let (channel, event_id) = SECURITY_PROCESS_CREATION;
+        filter = format!(
+            "({filter}) or (Channel == {} and EventID == {event_id})",
+            kql_string(channel)
+        );
+    }
     let mut query = format!("WindowsEvent\n| where {filter}");
     let mut fields = Vec::new();
     let mut extends = Vec::new();

@@ -268,6 +268,21 @@ pub const COLUMN_FIELDS: &[(&str, &str)] = &[
     ("EventRecordID", "EventRecordId"),
 ];
 
+/// The Security channel's process creation event, which `process_creation`
+/// rules also read when every field they use is in
+/// [`SECURITY_PROCESS_CREATION_FIELDS`].
+pub const SECURITY_PROCESS_CREATION: (&str, i64) = ("Security", 4688);
+
+/// Sigma `process_creation` fields that Security event 4688 records, with
+/// its `EventData` name for each. Sysmon's other fields (`OriginalFileName`, `Hashes`, `User`,
+/// `IntegrityLevel`, ...) have no 4688 equivalent, and 4688 writes process
+/// ids in hexadecimal, so rules that read them match Sysmon events only.
+pub const SECURITY_PROCESS_CREATION_FIELDS: &[(&str, &str)] = &[
+    ("Image", "NewProcessName"),
+    ("ParentImage", "ParentProcessName"),
+    ("CommandLine", "CommandLine"),
+];
+
 /// The `EventData` field names of each Sysmon event id (Sysmon schema
 /// 4.90); `RuleName` and `UtcTime` are in every one.
 pub const SYSMON_FIELDS: &[(i64, &[&str])] = &[

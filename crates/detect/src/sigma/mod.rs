@@ -9,6 +9,7 @@
 
 pub mod compile;
 pub mod condition;
+pub mod correlation;
 pub mod mapping;
 pub mod model;
 pub mod modifiers;
@@ -20,8 +21,8 @@ use serde_json::{Map, Value, json};
 
 use crate::error::RuleError;
 use crate::rule::{
-    AlertDetailsOverride, EventGrouping, IncidentConfiguration, Rule, RuleKind, Severity,
-    TICKS_PER_MINUTE, Trigger, TriggerOperator,
+    AlertDetailsOverride, EntityMapping, EventGrouping, IncidentConfiguration, Rule, RuleKind,
+    Severity, TICKS_PER_MINUTE, Trigger, TriggerOperator,
 };
 pub use compile::{Compiled, compile, kql_column, kql_string};
 pub use model::{SigmaProblem, SigmaRule, parse_sigma};
@@ -106,10 +107,9 @@ pub fn severity_of_level(level: &str) -> Severity {
     }
 }
 
-/// Builds a [`Rule`] from a Sigma rule's YAML document; `path` names the
-/// file in errors.
-pub fn load_sigma(map: &Map<String, Value>, path: &Path) -> Result<Rule, RuleError> {
-    let problem = |problem: SigmaProblem| match problem {
+/// Turns a Sigma rule's problem into the error that names its file.
+fn rule_error(path: &Path, problem: SigmaProblem) -> RuleError {
+    match problem {
         SigmaProblem::Invalid(reason) => RuleError::Sigma {
             path: path.to_path_buf(),
             reason,
@@ -118,7 +118,13 @@ pub fn load_sigma(map: &Map<String, Value>, path: &Path) -> Result<Rule, RuleErr
             path: path.to_path_buf(),
             feature,
         },
-    };
+    }
+}
+
+/// Builds a [`Rule`] from a Sigma rule's YAML document; `path` names the
+/// file in errors.
+pub fn load_sigma(map: &Map<String, Value>, path: &Path) -> Result<Rule, RuleError> {
+    let problem = |problem: SigmaProblem| rule_error(path, problem);
     let sigma = parse_sigma(map).map_err(problem)?;
     let compiled = compile(&sigma).map_err(problem)?;
     Ok(to_rule(&sigma, &compiled, path))
@@ -133,6 +139,12 @@ fn to_rule(sigma: &SigmaRule, compiled: &Compiled, path: &Path) -> Rule {
             "level": sigma.level,
             "status": sigma.status,
             "logsource": compiled.source,
+            "logsourceKeys": {
+                "product": sigma.product,
+                "category": sigma.category,
+                "service": sigma.service,
+            },
+            "name": sigma.name,
             "tags": sigma.tags,
             "falsepositives": sigma.falsepositives,
             "fields": compiled.fields.iter().map(|(field, _)| field).collect::<Vec<_>>(),
@@ -170,6 +182,157 @@ fn to_rule(sigma: &SigmaRule, compiled: &Compiled, path: &Path) -> Rule {
         source: path.to_path_buf(),
         other_keys,
     }
+}
+
+/// The key of a Sigma rule's details that marks a base rule of correlation
+/// rules none of which sets `generate: true`. Such a rule raises no alerts
+/// of its own ([`raises_own_alerts`]).
+pub const CORRELATION_ONLY_KEY: &str = "correlationOnly";
+
+/// Returns false for a Sigma rule that only feeds correlation rules whose
+/// `generate` is false (the default), so the scheduler and `hunt` do not
+/// run it on its own. Returns true for every other rule.
+pub fn raises_own_alerts(rule: &Rule) -> bool {
+    !sigma_details(rule)
+        .and_then(|details| details.get(CORRELATION_ONLY_KEY))
+        .and_then(Value::as_bool)
+        .unwrap_or(false)
+}
+
+/// Entity types filled from a correlation's group-by fields: the field, the
+/// entity type and its identifier.
+const GROUP_ENTITIES: &[(&str, &str, &str)] = &[
+    ("Computer", "Host", "HostName"),
+    ("IpAddress", "IP", "Address"),
+    ("SourceIp", "IP", "Address"),
+    ("SourceAddress", "IP", "Address"),
+    ("ClientAddress", "IP", "Address"),
+    ("TargetUserName", "Account", "Name"),
+    ("SubjectUserName", "Account", "Name"),
+    ("User", "Account", "Name"),
+];
+
+/// Builds the [`Rule`] of a Sigma correlation rule. `rules` are the rules
+/// loaded so far, among which the base rules are looked up by `name` or
+/// `id`; `path` names the file in errors. Returns the rule, the ids of its
+/// base rules and whether they also raise alerts of their own (`generate`).
+pub fn load_correlation(
+    map: &Map<String, Value>,
+    path: &Path,
+    rules: &[Rule],
+) -> Result<(Rule, Vec<String>, bool), RuleError> {
+    use correlation::{BaseRule, compile_correlation, parse_correlation};
+    let problem = |problem: SigmaProblem| rule_error(path, problem);
+    let correlation = parse_correlation(map).map_err(problem)?;
+    let mut bases = Vec::new();
+    for reference in &correlation.rules {
+        let found = rules.iter().find(|rule| {
+            rule.id == *reference
+                || sigma_details(rule)
+                    .and_then(|details| details.get("name"))
+                    .and_then(Value::as_str)
+                    == Some(reference.as_str())
+        });
+        let Some(rule) = found else {
+            return Err(problem(SigmaProblem::Invalid(format!(
+                "the correlation names rule `{reference}`, which no loaded Sigma rule has as its name or id; load the file of that rule with this one"
+            ))));
+        };
+        let details = sigma_details(rule);
+        if details.is_some_and(|details| details.get("correlation").is_some()) {
+            return Err(problem(SigmaProblem::Unsupported(format!(
+                "a correlation over another correlation rule (`{reference}`)"
+            ))));
+        }
+        let Some(keys) = details.and_then(|details| details.get("logsourceKeys")) else {
+            return Err(problem(SigmaProblem::Invalid(format!(
+                "the correlation names rule `{reference}`, which is not a Sigma rule; correlations read Sigma rules only"
+            ))));
+        };
+        let source = mapping::resolve_source(
+            keys["product"].as_str(),
+            keys["category"].as_str(),
+            keys["service"].as_str(),
+        )
+        .map_err(|reason| problem(SigmaProblem::Unsupported(reason)))?;
+        bases.push(BaseRule {
+            reference,
+            id: &rule.id,
+            name: details
+                .and_then(|details| details.get("name"))
+                .and_then(Value::as_str),
+            query: &rule.query,
+            mapping: source.mapping,
+        });
+    }
+    let compiled = compile_correlation(&correlation, &bases).map_err(problem)?;
+    let base_ids: Vec<String> = bases.iter().map(|base| base.id.to_string()).collect();
+
+    let (tactics, techniques) = attack_tags(&correlation.tags);
+    let mut entity_mappings: Vec<EntityMapping> = Vec::new();
+    for field in &correlation.group_by {
+        if let Some((_, entity_type, identifier)) =
+            GROUP_ENTITIES.iter().find(|(name, _, _)| name == field)
+        {
+            entity_mappings.push(EntityMapping {
+                entity_type: entity_type.to_string(),
+                field_mappings: vec![(identifier.to_string(), field.clone())],
+            });
+        }
+    }
+    let mut other_keys = BTreeMap::new();
+    other_keys.insert(
+        SIGMA_KEY.to_string(),
+        json!({
+            "level": correlation.level,
+            "status": correlation.status,
+            "logsource": format!("correlation/{}", correlation.kind.as_str()),
+            "tags": correlation.tags,
+            "falsepositives": correlation.falsepositives,
+            "name": correlation.name,
+            "unmappedFields": compiled.unmapped_fields,
+            "correlation": {
+                "type": correlation.kind.as_str(),
+                "rules": &base_ids,
+                "groupBy": correlation.group_by,
+                "timespan": correlation.timespan,
+                "condition": correlation.condition.iter().map(|(comparison, number)| {
+                    json!([format!("{comparison:?}").to_ascii_lowercase(), number])
+                }).collect::<Vec<_>>(),
+                "field": correlation.field,
+                "generate": correlation.generate,
+            },
+        }),
+    );
+    let rule = Rule {
+        id: correlation.id.clone(),
+        name: correlation.title.clone(),
+        description: correlation.description.clone(),
+        severity: severity_of_level(&correlation.level),
+        kind: RuleKind::Scheduled,
+        query: compiled.query,
+        query_frequency: correlation.timespan_ticks,
+        query_period: correlation.timespan_ticks,
+        trigger: Trigger {
+            operator: TriggerOperator::GreaterThan,
+            threshold: 0,
+        },
+        tactics,
+        relevant_techniques: techniques,
+        entity_mappings,
+        custom_details: compiled
+            .columns
+            .iter()
+            .map(|column| (column.clone(), column.clone()))
+            .collect(),
+        alert_details_override: AlertDetailsOverride::default(),
+        event_grouping: EventGrouping::AlertPerResult,
+        incident: IncidentConfiguration::default(),
+        suppression: None,
+        source: path.to_path_buf(),
+        other_keys,
+    };
+    Ok((rule, base_ids, correlation.generate))
 }
 
 /// Returns the Sigma details of a rule loaded from a Sigma file.

@@ -19,6 +19,8 @@ pub enum SigmaProblem {
 pub struct SigmaRule {
     pub id: String,
     pub title: String,
+    /// The rule's `name`, by which correlation rules may name it.
+    pub name: Option<String>,
     pub description: String,
     pub status: Option<String>,
     /// `informational`, `low`, `medium`, `high` or `critical`.
@@ -149,6 +151,7 @@ pub fn parse_sigma(map: &Map<String, Value>) -> Result<SigmaRule, SigmaProblem> 
     Ok(SigmaRule {
         id,
         title,
+        name: text(map, "name"),
         description: text(map, "description").unwrap_or_default(),
         status: text(map, "status"),
         level,

@@ -219,3 +219,254 @@ fn bad_files_are_reported_and_the_rest_load() {
         );
     }
 }
+
+const FAILED_LOGON: &str = r#"
+title: Failed logon
+id: 0b9e7a52-1111-4c1e-9a11-000000000001
+name: failed_logon
+level: low
+logsource: {product: windows, service: security}
+detection:
+    selection:
+        EventID: 4625
+    condition: selection
+"#;
+
+const SUCCESSFUL_LOGON: &str = r#"
+title: Successful network logon
+id: 0b9e7a52-1111-4c1e-9a11-000000000002
+name: network_logon
+level: low
+logsource: {product: windows, service: security}
+detection:
+    selection:
+        EventID: 4624
+        LogonType: 3
+    condition: selection
+"#;
+
+fn correlation(body: &str) -> String {
+    format!(
+        "title: Test correlation\nid: 0b9e7a52-1111-4c1e-9a11-0000000000c1\nlevel: high\ntags: [attack.credential_access, attack.t1110]\ncorrelation:\n{body}"
+    )
+}
+
+/// Loads `files` (name and text) from one folder.
+fn load_folder(files: &[(&str, String)]) -> crate::RuleSet {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, text) in files {
+        std::fs::write(dir.path().join(name), text).unwrap();
+    }
+    crate::load_rules(&[dir.path().to_path_buf()])
+}
+
+#[test]
+fn event_count_correlation_in_one_file_with_its_base_rule() {
+    let text = format!(
+        "{FAILED_LOGON}---\n{}",
+        correlation(
+            "    type: event_count\n    rules: failed_logon\n    group-by: [IpAddress]\n    timespan: 5m\n    condition: {gte: 10}\n"
+        )
+    );
+    let set = load_folder(&[("burst.yml", text)]);
+    assert!(set.errors.is_empty(), "{:#?}", set.errors);
+    assert_eq!(set.rules.len(), 2);
+    let base = &set.rules[0];
+    let rule = &set.rules[1];
+    assert_eq!(base.id, "0b9e7a52-1111-4c1e-9a11-000000000001");
+    // `generate` defaults to false: the base rule feeds the correlation only.
+    assert!(!raises_own_alerts(base));
+    assert!(raises_own_alerts(rule));
+    assert_eq!(rule.severity, Severity::High);
+    assert_eq!(rule.tactics, vec!["CredentialAccess"]);
+    assert_eq!(rule.query_frequency, 5 * TICKS_PER_MINUTE);
+    assert_eq!(rule.query_period, 5 * TICKS_PER_MINUTE);
+    assert_eq!(rule.entity_mappings[0].entity_type, "IP");
+    let query = &rule.query;
+    assert!(query.starts_with(base.query.trim()), "{query}");
+    for needle in [
+        "| project TimeGenerated, SigmaRule = \"0b9e7a52-1111-4c1e-9a11-000000000001\", IpAddress = tostring(EventData[\"IpAddress\"])",
+        "| summarize EventCount = count(), FirstTime = min(TimeGenerated), LastTime = max(TimeGenerated) by WindowStart = bin_at(TimeGenerated, 5m, now()), IpAddress",
+        "| where EventCount >= 10",
+    ] {
+        assert!(query.contains(needle), "{needle}\n{query}");
+    }
+    assert_eq!(
+        rule.custom_details,
+        vec![
+            ("IpAddress".to_string(), "IpAddress".to_string()),
+            ("EventCount".to_string(), "EventCount".to_string())
+        ]
+    );
+}
+
+#[test]
+fn correlation_reads_base_rules_of_other_files_and_generate_keeps_their_alerts() {
+    let set = load_folder(&[
+        ("a-failed.yml", FAILED_LOGON.to_string()),
+        ("b-success.yml", SUCCESSFUL_LOGON.to_string()),
+        (
+            "c-ordered.yml",
+            correlation(
+                "    type: temporal_ordered\n    rules: [failed_logon, 0b9e7a52-1111-4c1e-9a11-000000000002]\n    group-by: [IpAddress]\n    timespan: 1h\n    generate: true\n",
+            ),
+        ),
+    ]);
+    assert!(set.errors.is_empty(), "{:#?}", set.errors);
+    assert_eq!(set.rules.len(), 3);
+    assert!(set.rules.iter().all(raises_own_alerts));
+    let query = &set.rules[2].query;
+    for needle in [
+        "let homesoc_events = union\n(WindowsEvent",
+        "| extend WindowStart = bin_at(TimeGenerated, 1h, now());",
+        "| summarize Step1 = min(TimeGenerated) by WindowStart, IpAddress;",
+        "| join kind=inner homesoc_step1 on WindowStart, IpAddress\n| where TimeGenerated > Step1\n| summarize Step2 = min(TimeGenerated) by WindowStart, IpAddress, Step1;",
+        "homesoc_step2\n| project TimeGenerated = Step1, LastTime = Step2, WindowStart, IpAddress",
+    ] {
+        assert!(query.contains(needle), "{needle}\n{query}");
+    }
+}
+
+#[test]
+fn value_count_and_temporal_compile() {
+    let set = load_folder(&[
+        ("a.yml", FAILED_LOGON.to_string()),
+        ("b.yml", SUCCESSFUL_LOGON.to_string()),
+        (
+            "c.yml",
+            correlation(
+                "    type: value_count\n    rules: [failed_logon]\n    group-by: [IpAddress]\n    timespan: 1d\n    condition: {field: TargetUserName, gt: 3, lte: 50}\n",
+            ),
+        ),
+        (
+            "d.yml",
+            correlation(
+                "    type: temporal\n    rules: [failed_logon, network_logon]\n    group-by: [Computer, IpAddress]\n    timespan: 2w\n",
+            )
+            .replace("0000000000c1", "0000000000c2"),
+        ),
+    ]);
+    assert!(set.errors.is_empty(), "{:#?}", set.errors);
+    let value = &set.rules[2].query;
+    assert!(
+        value.contains("CountedValue = tostring(EventData[\"TargetUserName\"])"),
+        "{value}"
+    );
+    assert!(
+        value.contains("| summarize ValueCount = dcountif(CountedValue, isnotempty(CountedValue))"),
+        "{value}"
+    );
+    assert!(
+        value.contains("| where ValueCount > 3 and ValueCount <= 50"),
+        "{value}"
+    );
+    let temporal = &set.rules[3].query;
+    assert!(
+        temporal.contains("by WindowStart = bin_at(TimeGenerated, 14d, now()), Computer, IpAddress\n| where RuleCount == 2"),
+        "{temporal}"
+    );
+    assert!(
+        temporal.contains("Computer = tostring(Computer)"),
+        "{temporal}"
+    );
+}
+
+#[test]
+fn bad_correlations_name_the_file_and_the_problem() {
+    let body = |text: &str| correlation(text);
+    let set = load_folder(&[
+        ("base.yml", FAILED_LOGON.to_string()),
+        (
+            "unknown.yml",
+            body("    type: event_count\n    rules: [no_such_rule]\n    timespan: 5m\n    condition: {gt: 1}\n"),
+        ),
+        (
+            "type.yml",
+            body("    type: event_rate\n    rules: [failed_logon]\n    timespan: 5m\n    condition: {gt: 1}\n")
+                .replace("0000000000c1", "0000000000c3"),
+        ),
+        (
+            "month.yml",
+            body("    type: event_count\n    rules: [failed_logon]\n    timespan: 1M\n    condition: {gt: 1}\n")
+                .replace("0000000000c1", "0000000000c4"),
+        ),
+        (
+            "nocondition.yml",
+            body("    type: value_count\n    rules: [failed_logon]\n    timespan: 5m\n    condition: {gt: 1}\n")
+                .replace("0000000000c1", "0000000000c5"),
+        ),
+        (
+            "collection.yml",
+            format!("action: global\n{FAILED_LOGON}"),
+        ),
+    ]);
+    assert_eq!(set.rules.len(), 1, "{:#?}", set.rules);
+    let errors: Vec<(String, bool)> = set
+        .errors
+        .iter()
+        .map(|error| {
+            (
+                error.to_string(),
+                matches!(error, RuleError::SigmaUnsupported { .. }),
+            )
+        })
+        .collect();
+    assert_eq!(errors.len(), 5, "{errors:#?}");
+    for (file, needle, unsupported) in [
+        ("unknown.yml", "names rule `no_such_rule`", false),
+        ("type.yml", "correlation type `event_rate`", true),
+        ("month.yml", "calendar units (`1M`)", true),
+        ("nocondition.yml", "needs the field to count", false),
+        ("collection.yml", "rule collection `action: global`", true),
+    ] {
+        assert!(
+            errors
+                .iter()
+                .any(|(error, is_unsupported)| error.contains(file)
+                    && error.contains(needle)
+                    && *is_unsupported == unsupported),
+            "{file}: {errors:#?}"
+        );
+    }
+    // The base rule is not marked: no correlation over it loaded.
+    assert!(raises_own_alerts(&set.rules[0]));
+}
+
+#[test]
+fn process_rule_reads_security_4688_when_its_fields_allow() {
+    let rule = load(
+        r#"
+title: Cmd started by Office
+id: 8b5b2c1a-0000-4000-8000-000000004688
+logsource: {category: process_creation, product: windows}
+detection:
+    selection:
+        Image|endswith: '\cmd.exe'
+        ParentImage|endswith: '\winword.exe'
+    filter:
+        CommandLine|contains: '/c echo'
+    condition: selection and not filter
+"#,
+    )
+    .unwrap();
+    let query = &rule.query;
+    assert!(
+        query.starts_with("WindowsEvent\n| where (Channel == \"Microsoft-Windows-Sysmon/Operational\" and EventID == 1) or (Channel == \"Security\" and EventID == 4688)"),
+        "{query}"
+    );
+    assert!(
+        query.contains("Image = iff(EventID == 4688, tostring(EventData[\"NewProcessName\"]), tostring(EventData[\"Image\"]))"),
+        "{query}"
+    );
+    assert!(
+        query.contains("ParentImage = iff(EventID == 4688, tostring(EventData[\"ParentProcessName\"]), tostring(EventData[\"ParentImage\"]))"),
+        "{query}"
+    );
+    assert!(
+        query.contains("CommandLine = tostring(EventData[\"CommandLine\"])"),
+        "{query}"
+    );
+    // A field 4688 does not record keeps the rule on Sysmon events.
+    let sysmon_only = load(PROCESS_RULE).unwrap();
+    assert!(!sysmon_only.query.contains("4688"), "{}", sysmon_only.query);
+}
