@@ -109,7 +109,7 @@ fn sign(x: f64) -> f64 {
     }
 }
 
-/// The elements of an array argument, or `None` when it is not an array.
+/// Returns the elements of an array argument, or `None` when it is not an array.
 fn elements(value: &Value) -> Option<&Vec<Value>> {
     value.as_array()
 }
@@ -127,12 +127,13 @@ fn unary(args: &[Value], f: fn(f64) -> f64) -> Value {
     )
 }
 
-/// A real as JSON; non-finite values, which JSON cannot hold, become null.
+/// Converts a real to JSON. Non-finite values, which JSON cannot represent,
+/// become null.
 fn number(x: f64) -> Value {
     serde_json::Number::from_f64(x).map_or(Value::Null, Value::Number)
 }
 
-/// The second operand at `index`: the array's element, or the scalar.
+/// Returns the second operand at `index`: the array's element, or the scalar.
 fn operand(value: &Value, index: usize) -> Option<&Value> {
     match value {
         Value::Array(items) => items.get(index),
@@ -237,7 +238,7 @@ fn cosine_similarity(args: &[Value]) -> Value {
     number(dot / (magnitude(a, args.get(2)) * magnitude(b, args.get(3))))
 }
 
-/// Whether an element counts as missing: null, or equal to the
+/// Returns whether an element counts as missing: null, or equal to the
 /// placeholder when one is given.
 fn is_missing(value: &Value, placeholder: Option<&Value>) -> bool {
     match placeholder {

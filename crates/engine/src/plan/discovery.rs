@@ -46,13 +46,13 @@ pub enum RequestKind {
 #[derive(Debug, Clone)]
 pub struct ColumnRequest {
     pub key: String,
-    /// What the operator does, for messages (`bag_unpack`, `pivot`).
+    /// The operator's name, for messages (`bag_unpack`, `pivot`).
     pub operator: &'static str,
     pub plan: LogicalPlan,
     pub kind: RequestKind,
 }
 
-/// What running the plan of a [`ColumnRequest`] found.
+/// The columns that running the plan of a [`ColumnRequest`] found.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Discovered {
     /// Property names in name order, each with the type of its values.
@@ -122,7 +122,7 @@ impl ColumnRequest {
     }
 }
 
-/// The non-null text values of the first column of `batches`.
+/// Returns the non-null text values of the first column of `batches`.
 fn texts(batches: &[RecordBatch]) -> impl Iterator<Item = &str> {
     batches.iter().flat_map(|batch| {
         let column = batch.column(0).as_string::<i32>();
@@ -132,7 +132,8 @@ fn texts(batches: &[RecordBatch]) -> impl Iterator<Item = &str> {
     })
 }
 
-/// The KQL type of one property value; `None` for null, which fits any type.
+/// Returns the KQL type of one property value, or `None` for null, which
+/// fits any type.
 fn value_type(value: &Value) -> Option<KqlType> {
     match value {
         Value::Null => None,
@@ -144,7 +145,7 @@ fn value_type(value: &Value) -> Option<KqlType> {
     }
 }
 
-/// The type that can contain values of both types: `long` and `real` give
+/// Returns the type that can contain values of both types: `long` and `real` give
 /// `real`, any other mix `dynamic`.
 fn merge(a: Option<KqlType>, b: Option<KqlType>) -> Option<KqlType> {
     match (a, b) {

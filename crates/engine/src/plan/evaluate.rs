@@ -13,11 +13,12 @@ use kql::{Diagnostic, KqlType, Span};
 
 use super::discovery::{ColumnRequest, Discovered, RequestKind, operator_key};
 use super::functions::constant_string;
+use super::syntax::{call_expr, named};
 use super::{Column, Planner, Relation, column_expr, project};
 use crate::error::EngineError;
 use crate::functions::{self as f, expand};
 
-/// What `bag_unpack` does when a property has the name of an input column.
+/// The action of `bag_unpack` when a property has the name of an input column.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Conflict {
     Error,
@@ -259,11 +260,7 @@ impl Planner<'_> {
             .args
             .iter()
             .skip(2)
-            .map(|arg| ast::NamedExpr {
-                names: Vec::new(),
-                expr: arg.value.clone(),
-                span: arg.value.span,
-            })
+            .map(|arg| named(arg.value.clone(), None))
             .collect();
 
         let values_plan = LogicalPlanBuilder::from(input.plan.clone())
@@ -282,17 +279,11 @@ impl Planner<'_> {
             _ => Vec::new(),
         };
 
-        let key_text = ast::Expr {
-            kind: ExprKind::Call(ast::Call {
-                name: ident("tostring", pivot_arg.value.span),
-                args: vec![ast::Arg {
-                    name: None,
-                    value: pivot_arg.value.clone(),
-                }],
-                span: pivot_arg.value.span,
-            }),
-            span: pivot_arg.value.span,
-        };
+        let key_text = call_expr(
+            "tostring",
+            vec![pivot_arg.value.clone()],
+            pivot_arg.value.span,
+        );
         let (function, value_args) = aggregate;
         let aggregates = values
             .iter()
@@ -308,29 +299,9 @@ impl Planner<'_> {
                     },
                     span,
                 };
-                let mut args: Vec<ast::Arg> = value_args
-                    .iter()
-                    .map(|v| ast::Arg {
-                        name: None,
-                        value: v.clone(),
-                    })
-                    .collect();
-                args.push(ast::Arg {
-                    name: None,
-                    value: condition,
-                });
-                ast::NamedExpr {
-                    names: vec![ident(value, span)],
-                    expr: ast::Expr {
-                        kind: ExprKind::Call(ast::Call {
-                            name: ident(&function, span),
-                            args,
-                            span,
-                        }),
-                        span,
-                    },
-                    span,
-                }
+                let mut args = value_args.clone();
+                args.push(condition);
+                named(call_expr(&function, args, span), Some(value))
             })
             .collect();
         if groups.is_empty() && values.is_empty() {
@@ -398,13 +369,6 @@ fn pivot_aggregate_error(span: Span) -> EngineError {
         Diagnostic::new("this aggregation is not supported by `pivot`", span)
             .with_help(format!("use one of {}", names.join(", "))),
     )
-}
-
-fn ident(name: &str, span: Span) -> ast::Ident {
-    ast::Ident {
-        name: name.to_string(),
-        span,
-    }
 }
 
 fn string_argument(expr: &ast::Expr, what: &str) -> Result<String, EngineError> {

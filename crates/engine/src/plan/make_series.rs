@@ -24,6 +24,7 @@ use kql::{Diagnostic, KqlType, Span};
 use serde_json::Value;
 
 use super::expr::coerce_to;
+use super::syntax::{call_expr, name_expr, named};
 use super::tabular::simplify;
 use super::{Column, Planner, Relation, column_expr, project};
 use crate::error::EngineError;
@@ -35,7 +36,8 @@ use crate::udf;
 const BIN_INDEX: &str = "__hs_series_bin";
 /// The hidden row count per group.
 const ROWS: &str = "__hs_series_rows";
-/// The most values one series may hold, as in Kusto.
+/// The maximum number of values in one series: 2^20, the limit of Kusto's
+/// make-series documentation.
 const MAX_SERIES_LENGTH: i64 = 1 << 20;
 
 /// Axis positions: integer ticks for datetime, timespan and integer axes,
@@ -47,7 +49,7 @@ enum Axis {
 }
 
 impl Axis {
-    /// The axis value of bin `index`, as a dynamic array element.
+    /// Returns the axis value of bin `index` as a dynamic array element.
     fn value(self, index: i64) -> Value {
         match self {
             Axis::Integer { origin, step, ty } => {
@@ -209,7 +211,7 @@ impl Planner<'_> {
 
         // Step 2: aggregate per group and bin, then collect the pairs.
         let mut by = spec.by.clone();
-        by.push(named(name(BIN_INDEX, span), None, span));
+        by.push(named(name_expr(BIN_INDEX, span), None));
         let first = ast::Summarize {
             aggregates: spec.aggregates.iter().map(|a| a.expr.clone()).collect(),
             by,
@@ -227,24 +229,20 @@ impl Planner<'_> {
         let mut collect: Vec<ast::NamedExpr> = aggregates
             .iter()
             .map(|column| {
-                let pair = call(
+                let pair = call_expr(
                     "pack_array",
-                    vec![name(BIN_INDEX, span), name(&column.name, span)],
+                    vec![name_expr(BIN_INDEX, span), name_expr(&column.name, span)],
                     span,
                 );
-                named(
-                    call("make_list", vec![pair], span),
-                    Some(&column.name),
-                    span,
-                )
+                named(call_expr("make_list", vec![pair], span), Some(&column.name))
             })
             .collect();
-        collect.push(named(call("count", Vec::new(), span), Some(ROWS), span));
+        collect.push(named(call_expr("count", Vec::new(), span), Some(ROWS)));
         let second = ast::Summarize {
             aggregates: collect,
             by: keys
                 .iter()
-                .map(|k| named(name(&k.name, span), None, span))
+                .map(|k| named(name_expr(&k.name, span), None))
                 .collect(),
         };
         let mut pairs = self.plan_summarize(per_bin, &second)?;
@@ -315,7 +313,7 @@ impl Planner<'_> {
         }
     }
 
-    /// The JSON value of a `default = value`.
+    /// Evaluates a `default = value` to its JSON value.
     fn default_value(&mut self, expr: &ast::Expr, input: &Relation) -> Result<Value, EngineError> {
         let typed = self.plan_expr(expr, input)?;
         let ty = typed.ty;
@@ -367,7 +365,7 @@ impl AxisValue {
     }
 }
 
-/// The `[bin index, value]` pairs of one row's list.
+/// Parses the `[bin index, value]` pairs of one row's list.
 fn pairs(text: &str) -> Vec<(i64, Value)> {
     let Ok(Value::Array(items)) = serde_json::from_str::<Value>(text) else {
         return Vec::new();
@@ -384,7 +382,7 @@ fn pairs(text: &str) -> Vec<(i64, Value)> {
         .collect()
 }
 
-/// The bins of a row: from `start` (or its first bin) up to `end`
+/// Returns the bins of a row: from `start` (or its first bin) up to `end`
 /// (or after its last bin).
 fn bin_range(found: &[(i64, Value)], start: Option<i64>, end: Option<i64>) -> (i64, i64) {
     let first = found.iter().map(|(i, _)| *i).min().unwrap_or(0);
@@ -396,10 +394,17 @@ fn bin_range(found: &[(i64, Value)], start: Option<i64>, end: Option<i64>) -> (i
     (start, end.max(start))
 }
 
-fn series_array(list: Expr, start: Option<i64>, end: Option<i64>, default: Value) -> Expr {
-    // The name contains every parameter, because calls with one name count
-    // as one function.
-    let name = format!("make_series_values_{start:?}_{end:?}_{default}");
+/// Builds a function that reads each row's `[bin index, value]` list and
+/// returns `layout(pairs, first bin, end bin)` as dynamic text. `name`
+/// must contain every parameter, because calls with one name count as one
+/// function.
+fn per_row_series(
+    name: &str,
+    list: Expr,
+    start: Option<i64>,
+    end: Option<i64>,
+    layout: impl Fn(Vec<(i64, Value)>, i64, i64) -> Value + Send + Sync + 'static,
+) -> Expr {
     let body: udf::ArrayFn = Arc::new(move |args: &[ArrayRef]| {
         let lists = utf8(&args[0])?;
         let lists = lists.as_string::<i32>();
@@ -411,95 +416,45 @@ fn series_array(list: Expr, start: Option<i64>, end: Option<i64>, default: Value
                     pairs(lists.value(row))
                 };
                 let (first, last) = bin_range(&found, start, end);
-                let mut values = vec![default.clone(); (last - first) as usize];
-                for (index, value) in found {
-                    if index >= first && index < last {
-                        values[(index - first) as usize] = if value.is_null() {
-                            default.clone()
-                        } else {
-                            value
-                        };
-                    }
-                }
-                Some(Value::Array(values).to_string())
+                Some(layout(found, first, last).to_string())
             })
             .collect();
         Ok(Arc::new(out) as ArrayRef)
     });
-    udf::call(&name, DataType::Utf8, false, body, vec![list])
+    udf::call(name, DataType::Utf8, false, body, vec![list])
 }
 
+/// Builds the array of one aggregation: its value per bin, `default` in
+/// bins without one.
+fn series_array(list: Expr, start: Option<i64>, end: Option<i64>, default: Value) -> Expr {
+    let name = format!("make_series_values_{start:?}_{end:?}_{default}");
+    per_row_series(&name, list, start, end, move |found, first, last| {
+        let mut values = vec![default.clone(); (last - first) as usize];
+        for (index, value) in found {
+            if index >= first && index < last && !value.is_null() {
+                values[(index - first) as usize] = value;
+            }
+        }
+        Value::Array(values)
+    })
+}
+
+/// Builds the axis array: the axis value at the start of each bin.
 fn axis_array(list: Expr, start: Option<i64>, end: Option<i64>, axis: Axis) -> Expr {
     let layout = match axis {
         Axis::Integer { origin, step, ty } => format!("{origin}_{step}_{ty}"),
         Axis::Real { origin, step } => format!("{origin}_{step}_real"),
     };
     let name = format!("make_series_axis_{start:?}_{end:?}_{layout}");
-    let body: udf::ArrayFn = Arc::new(move |args: &[ArrayRef]| {
-        let lists = utf8(&args[0])?;
-        let lists = lists.as_string::<i32>();
-        let out: StringArray = (0..lists.len())
-            .map(|row| {
-                let found = if lists.is_null(row) {
-                    Vec::new()
-                } else {
-                    pairs(lists.value(row))
-                };
-                let (first, last) = bin_range(&found, start, end);
-                Some(Value::Array((first..last).map(|i| axis.value(i)).collect()).to_string())
-            })
-            .collect();
-        Ok(Arc::new(out) as ArrayRef)
-    });
-    udf::call(&name, DataType::Utf8, false, body, vec![list])
+    per_row_series(&name, list, start, end, move |_, first, last| {
+        Value::Array((first..last).map(|i| axis.value(i)).collect())
+    })
 }
 
-/// The axis column's name: the column it reads, else `Column1`.
+/// Returns the axis column's name: the column it reads, else `Column1`.
 fn axis_name(axis: &ast::Expr) -> String {
     match &super::summarize::strip_parens(axis).kind {
         ExprKind::Name(ident) => ident.name.clone(),
         _ => "Column1".to_string(),
-    }
-}
-
-fn name(text: &str, span: Span) -> ast::Expr {
-    ast::Expr {
-        kind: ExprKind::Name(ast::Ident {
-            name: text.to_string(),
-            span,
-        }),
-        span,
-    }
-}
-
-fn call(function: &str, args: Vec<ast::Expr>, span: Span) -> ast::Expr {
-    ast::Expr {
-        kind: ExprKind::Call(ast::Call {
-            name: ast::Ident {
-                name: function.to_string(),
-                span,
-            },
-            args: args
-                .into_iter()
-                .map(|value| ast::Arg { name: None, value })
-                .collect(),
-            span,
-        }),
-        span,
-    }
-}
-
-fn named(expr: ast::Expr, name: Option<&str>, span: Span) -> ast::NamedExpr {
-    ast::NamedExpr {
-        names: name
-            .map(|n| {
-                vec![ast::Ident {
-                    name: n.to_string(),
-                    span,
-                }]
-            })
-            .unwrap_or_default(),
-        expr,
-        span,
     }
 }

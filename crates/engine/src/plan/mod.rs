@@ -22,6 +22,7 @@ mod percentiles;
 mod scalars;
 mod serialize;
 mod summarize;
+mod syntax;
 mod tabular;
 
 pub use barrier::computed_once;
@@ -201,7 +202,7 @@ impl<'a> Planner<'a> {
         self
     }
 
-    /// The data-dependent operators whose columns this round lacked.
+    /// Returns the data-dependent operators whose columns this round lacked.
     pub fn take_requests(&mut self) -> Vec<discovery::ColumnRequest> {
         std::mem::take(&mut self.requests)
     }

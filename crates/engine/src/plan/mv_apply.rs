@@ -27,14 +27,15 @@ use kql::{Diagnostic, KqlType, Span};
 
 use super::mv_expand::expanded_name;
 use super::serialize::with_windows;
+use super::syntax::{call_expr, name_expr, named};
 use super::{Column, Planner, Relation, column_expr, project, select};
 use crate::error::EngineError;
 
 /// The hidden column that numbers the input rows.
 const ROW_KEY: &str = "__hs_mv_apply_row";
 
-/// What the subquery's operators must keep: the row key and the carried
-/// columns.
+/// The columns that the subquery's operators must keep: the row key and
+/// the carried columns.
 struct Partition {
     key: String,
     carried: Vec<String>,
@@ -298,49 +299,6 @@ fn with_partition_groups(
         }
     }
     summarize
-}
-
-fn name_expr(name: &str, span: Span) -> ast::Expr {
-    ast::Expr {
-        kind: ExprKind::Name(ast::Ident {
-            name: name.to_string(),
-            span,
-        }),
-        span,
-    }
-}
-
-fn call_expr(name: &str, args: Vec<ast::Expr>, span: Span) -> ast::Expr {
-    ast::Expr {
-        kind: ExprKind::Call(ast::Call {
-            name: ast::Ident {
-                name: name.to_string(),
-                span,
-            },
-            args: args
-                .into_iter()
-                .map(|value| ast::Arg { name: None, value })
-                .collect(),
-            span,
-        }),
-        span,
-    }
-}
-
-fn named(expr: ast::Expr, name: Option<&str>) -> ast::NamedExpr {
-    let span = expr.span;
-    ast::NamedExpr {
-        names: name
-            .map(|n| {
-                vec![ast::Ident {
-                    name: n.to_string(),
-                    span,
-                }]
-            })
-            .unwrap_or_default(),
-        expr,
-        span,
-    }
 }
 
 fn ascending(expr: ast::Expr) -> ast::SortKey {

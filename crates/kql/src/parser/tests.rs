@@ -910,14 +910,17 @@ fn make_series_parses_both_axis_forms() {
     assert_eq!(series.aggregates.len(), 2);
     assert!(series.aggregates[0].default.is_some());
     assert!(series.aggregates[1].default.is_none());
-    assert!(series.from.is_some() && series.to.is_some());
+    assert!(series.from.is_some());
+    assert!(series.to.is_some());
     assert_eq!(series.by.len(), 1);
     let OperatorKind::MakeSeries(series) =
         single_op("T | make-series sum(x) on t in range(0, 10, 2)")
     else {
         panic!("expected make-series");
     };
-    assert!(series.from.is_some() && series.to.is_some() && series.by.is_empty());
+    assert!(series.from.is_some());
+    assert!(series.to.is_some());
+    assert!(series.by.is_empty());
 }
 
 #[test]
