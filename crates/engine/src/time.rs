@@ -14,6 +14,9 @@ pub const TICKS_PER_SECOND: i64 = 10_000_000;
 pub const TICKS_PER_MINUTE: i64 = 60 * TICKS_PER_SECOND;
 pub const TICKS_PER_HOUR: i64 = 60 * TICKS_PER_MINUTE;
 pub const TICKS_PER_DAY: i64 = 24 * TICKS_PER_HOUR;
+/// The ticks from 0001-01-01, where .NET counts datetimes from, to the Unix
+/// epoch, where the engine counts them from.
+pub const DOTNET_EPOCH_TICKS: i64 = 621_355_968_000_000_000;
 
 /// Converts a chrono UTC time to ticks since the Unix epoch.
 pub fn ticks_from_datetime(time: DateTime<Utc>) -> i64 {
@@ -66,6 +69,27 @@ pub fn format_timespan(ticks: i64) -> String {
         out.push_str(&format!(".{fraction:07}"));
     }
     out
+}
+
+/// Parses the comma-separated form of a datetime literal,
+/// `datetime(year, month, day [, hour, minute [, second]])`; seconds may
+/// have a fraction. Returns `None` for any other text or a part out of
+/// range.
+pub fn parse_datetime_parts(text: &str) -> Option<i64> {
+    let parts: Vec<&str> = text.split(',').map(str::trim).collect();
+    if !(3..=6).contains(&parts.len()) {
+        return None;
+    }
+    let whole = |index: usize| -> Option<u32> {
+        parts.get(index).map_or(Some(0), |part| part.parse().ok())
+    };
+    let seconds: f64 = parts.get(5).map_or(Some(0.0), |part| part.parse().ok())?;
+    if !(0.0..60.0).contains(&seconds) {
+        return None;
+    }
+    let date = chrono::NaiveDate::from_ymd_opt(parts[0].parse().ok()?, whole(1)?, whole(2)?)?;
+    let minute = date.and_hms_opt(whole(3)?, whole(4)?, 0)?;
+    Some(ticks_from_datetime(minute.and_utc()) + (seconds * TICKS_PER_SECOND as f64).round() as i64)
 }
 
 /// Parses the datetime forms KQL accepts in `datetime(...)` and
@@ -261,6 +285,20 @@ mod tests {
         let ticks = parse_datetime("1601-01-01").unwrap();
         assert!(ticks < 0);
         assert_eq!(format_datetime_iso(ticks), "1601-01-01T00:00:00.0000000Z");
+    }
+
+    #[test]
+    fn datetime_literals_may_list_their_parts() {
+        assert_eq!(
+            parse_datetime_parts("2025, 6, 14"),
+            parse_datetime("2025-06-14")
+        );
+        assert_eq!(
+            parse_datetime_parts("2025,6,14,8,30,1.5"),
+            parse_datetime("2025-06-14T08:30:01.5Z")
+        );
+        assert_eq!(parse_datetime_parts("2025, 13, 1"), None);
+        assert_eq!(parse_datetime_parts("8:00"), None);
     }
 
     #[test]

@@ -16,6 +16,8 @@ pub const BAG_FUNCTIONS: &[JsonFunction] = &[
     JsonFunction::new("pack", 0, usize::MAX, KqlType::Dynamic, bag_pack),
     JsonFunction::new("pack_dictionary", 0, usize::MAX, KqlType::Dynamic, bag_pack),
     JsonFunction::new("bag_keys", 1, 1, KqlType::Dynamic, bag_keys),
+    JsonFunction::new("extract_json", 2, 2, KqlType::String, extract_json),
+    JsonFunction::new("extractjson", 2, 2, KqlType::String, extract_json),
     JsonFunction::new("bag_merge", 1, usize::MAX, KqlType::Dynamic, bag_merge),
     JsonFunction::new("bag_has_key", 2, 2, KqlType::Bool, bag_has_key),
     JsonFunction::new("bag_set_key", 3, 3, KqlType::Dynamic, bag_set_key),
@@ -220,8 +222,108 @@ fn bag_zip(args: &[Value]) -> Value {
     Value::Object(bag)
 }
 
+/// Splits a JSONPath of the forms `$.a.b`, `$['a']`, `$["a"]` and `$[0]`
+/// into its steps; `None` for any other syntax.
+fn json_path_steps(path: &str) -> Option<Vec<Value>> {
+    let rest = path.trim().strip_prefix('$')?;
+    let mut steps = Vec::new();
+    let mut chars = rest.char_indices().peekable();
+    while let Some((at, c)) = chars.next() {
+        match c {
+            '.' => {
+                let start = at + 1;
+                let mut end = rest.len();
+                while let Some(&(next, c)) = chars.peek() {
+                    if c == '.' || c == '[' {
+                        end = next;
+                        break;
+                    }
+                    chars.next();
+                }
+                let name = &rest[start..end];
+                if name.is_empty() {
+                    return None;
+                }
+                steps.push(Value::String(name.to_string()));
+            }
+            '[' => {
+                let close = rest[at..].find(']')? + at;
+                let inside = rest[at + 1..close].trim();
+                let quoted = inside
+                    .strip_prefix('\'')
+                    .and_then(|s| s.strip_suffix('\''))
+                    .or_else(|| inside.strip_prefix('"').and_then(|s| s.strip_suffix('"')));
+                match quoted {
+                    Some(name) => steps.push(Value::String(name.to_string())),
+                    None => steps.push(Value::from(inside.parse::<i64>().ok()?)),
+                }
+                while chars.peek().is_some_and(|&(next, _)| next <= close) {
+                    chars.next();
+                }
+            }
+            _ => return None,
+        }
+    }
+    Some(steps)
+}
+
+/// `extract_json(path, json)`: the element of the JSON text at the
+/// JSONPath `path`, as text (a string without its quotes), or null when
+/// the path does not lead anywhere. The planner converts the text when a
+/// third argument `typeof(T)` asks for another type.
+fn extract_json(args: &[Value]) -> Value {
+    let (Some(path), Some(mut value)) = (
+        args[0].as_str().and_then(json_path_steps),
+        match &args[1] {
+            Value::String(text) => serde_json::from_str::<Value>(text).ok(),
+            Value::Null => None,
+            other => Some(other.clone()),
+        },
+    ) else {
+        return Value::Null;
+    };
+    for step in &path {
+        value = match (step, value) {
+            (Value::String(name), Value::Object(mut bag)) => match bag.remove(name) {
+                Some(inner) => inner,
+                None => return Value::Null,
+            },
+            (Value::Number(index), Value::Array(mut items)) => {
+                let Some(index) = index.as_i64() else {
+                    return Value::Null;
+                };
+                let len = items.len() as i64;
+                let index = if index < 0 { len + index } else { index };
+                if !(0..len).contains(&index) {
+                    return Value::Null;
+                }
+                items.swap_remove(index as usize)
+            }
+            _ => return Value::Null,
+        };
+    }
+    match value {
+        Value::Null => Value::Null,
+        Value::String(text) => Value::String(text),
+        other => Value::String(other.to_string()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn json_paths_select_elements() {
+        use serde_json::json;
+        let data = json!(r#"{"name": "John", "tags": ["a", {"b": 2}], "it's": 1}"#);
+        let call = |path: &str| super::extract_json(&[json!(path), data.clone()]);
+        assert_eq!(call("$.name"), json!("John"));
+        assert_eq!(call("$.tags[1].b"), json!("2"));
+        assert_eq!(call("$['tags'][-2]"), json!("a"));
+        assert_eq!(call("$.tags"), json!(r#"["a",{"b":2}]"#));
+        assert_eq!(call("$.missing"), serde_json::Value::Null);
+        assert_eq!(call("name"), serde_json::Value::Null);
+    }
+
     use super::*;
     use serde_json::json;
 

@@ -222,7 +222,7 @@ pub fn to_dynamic(typed: Typed) -> Expr {
 }
 
 /// Parses a string as JSON (`parse_json` / `todynamic` on text): text that
-/// is not JSON becomes a dynamic string.
+/// is not JSON becomes a dynamic string, and empty text becomes null.
 pub fn parse_json(expr: Expr) -> Expr {
     let body: udf::ArrayFn = Arc::new(|args: &[ArrayRef]| {
         let array = utf8(&args[0])?;
@@ -230,7 +230,9 @@ pub fn parse_json(expr: Expr) -> Expr {
         let out: StringArray = strings
             .iter()
             .map(|text| {
-                let text = text?;
+                // Empty text is null, as in Kusto (`gettype(parse_json(''))`
+                // is "null").
+                let text = text.filter(|text| !text.trim().is_empty())?;
                 Some(match serde_json::from_str::<serde_json::Value>(text) {
                     Ok(value) => value.to_string(),
                     Err(_) => serde_json::Value::String(text.to_string()).to_string(),

@@ -7,6 +7,7 @@ use arrow::datatypes::DataType;
 use chrono::{Datelike, Months, NaiveDate, NaiveTime};
 use datafusion::common::Result;
 use datafusion::logical_expr::Expr;
+use kql::KqlType;
 
 use super::{int64, long_at, str_at, utf8};
 use crate::time::{self, TICKS_PER_DAY, datetime_from_ticks, ticks_from_datetime};
@@ -293,13 +294,154 @@ pub fn datetime_part(part: &str, values: &[Option<i64>]) -> Option<i64> {
 }
 
 /// Datetime functions computed over JSON values.
-pub const DATETIME_FUNCTIONS: &[super::JsonFunction] = &[super::JsonFunction::new(
-    "make_datetime",
-    3,
-    6,
-    kql::KqlType::Datetime,
-    make_datetime,
-)];
+pub const DATETIME_FUNCTIONS: &[super::JsonFunction] = &[
+    super::JsonFunction::new("make_datetime", 3, 6, KqlType::Datetime, make_datetime),
+    super::JsonFunction::new("make_timespan", 2, 4, KqlType::Timespan, make_timespan),
+    super::JsonFunction::new("format_timespan", 2, 2, KqlType::String, format_timespan),
+    super::JsonFunction::new(
+        "datetime_utc_to_local",
+        2,
+        2,
+        KqlType::Datetime,
+        datetime_utc_to_local,
+    ),
+    super::JsonFunction::new(
+        "datetime_local_to_utc",
+        2,
+        2,
+        KqlType::Datetime,
+        datetime_local_to_utc,
+    ),
+];
+
+/// Reads a datetime argument (ISO 8601 text in JSON) as ticks.
+fn ticks_arg(value: &serde_json::Value) -> Option<i64> {
+    match value {
+        serde_json::Value::String(text) => time::parse_datetime(text),
+        other => other.as_i64(),
+    }
+}
+
+/// Reads a time zone argument: an IANA name such as `Europe/Paris` or
+/// `US/Pacific`.
+fn zone_arg(value: &serde_json::Value) -> Option<chrono_tz::Tz> {
+    value.as_str()?.trim().parse().ok()
+}
+
+/// `datetime_utc_to_local(dt, zone)`: the wall-clock time in `zone` at
+/// the UTC instant `dt`.
+fn datetime_utc_to_local(args: &[serde_json::Value]) -> serde_json::Value {
+    let (Some(ticks), Some(zone)) = (ticks_arg(&args[0]), zone_arg(&args[1])) else {
+        return serde_json::Value::Null;
+    };
+    let Some(utc) = datetime_from_ticks(ticks) else {
+        return serde_json::Value::Null;
+    };
+    let local = utc.with_timezone(&zone).naive_local();
+    serde_json::Value::from(ticks_from_datetime(local.and_utc()))
+}
+
+/// `datetime_local_to_utc(dt, zone)`: the UTC instant of the wall-clock
+/// time `dt` in `zone`. A time that occurs twice (when clocks go back) is
+/// read in the later offset; a time that does not exist (when clocks go
+/// forward) is read in the offset after the change, as Kusto does.
+fn datetime_local_to_utc(args: &[serde_json::Value]) -> serde_json::Value {
+    use chrono::{LocalResult, Offset as _, TimeZone as _};
+    let (Some(ticks), Some(zone)) = (ticks_arg(&args[0]), zone_arg(&args[1])) else {
+        return serde_json::Value::Null;
+    };
+    let Some(local) = datetime_from_ticks(ticks).map(|t| t.naive_utc()) else {
+        return serde_json::Value::Null;
+    };
+    let offset = match zone.offset_from_local_datetime(&local) {
+        LocalResult::Single(offset) => offset.fix(),
+        LocalResult::Ambiguous(_, later) => later.fix(),
+        LocalResult::None => {
+            // In a gap: the offset in force just after it. Gaps last at
+            // most a few hours.
+            let after = local + chrono::TimeDelta::hours(3);
+            match zone.offset_from_local_datetime(&after) {
+                LocalResult::Single(offset) | LocalResult::Ambiguous(offset, _) => offset.fix(),
+                LocalResult::None => return serde_json::Value::Null,
+            }
+        }
+    };
+    let seconds = i64::from(offset.local_minus_utc());
+    serde_json::Value::from(ticks - seconds * time::TICKS_PER_SECOND)
+}
+
+/// `make_timespan(hours, minutes)`, `make_timespan(hours, minutes,
+/// seconds)` or `make_timespan(days, hours, minutes, seconds)`; seconds
+/// may have a fraction, kept to 100 ns.
+fn make_timespan(args: &[serde_json::Value]) -> serde_json::Value {
+    let parts: Option<Vec<f64>> = args.iter().map(serde_json::Value::as_f64).collect();
+    let Some(parts) = parts else {
+        return serde_json::Value::Null;
+    };
+    let (days, hours, minutes, seconds) = match parts[..] {
+        [hours, minutes] => (0.0, hours, minutes, 0.0),
+        [hours, minutes, seconds] => (0.0, hours, minutes, seconds),
+        [days, hours, minutes, seconds] => (days, hours, minutes, seconds),
+        _ => return serde_json::Value::Null,
+    };
+    let whole = |value: f64| value.trunc() as i64;
+    let ticks = whole(days) * TICKS_PER_DAY
+        + whole(hours) * time::TICKS_PER_HOUR
+        + whole(minutes) * time::TICKS_PER_MINUTE
+        + (seconds * time::TICKS_PER_SECOND as f64).round() as i64;
+    serde_json::Value::from(ticks)
+}
+
+/// `format_timespan(ts, format)` with the specifiers `d` to `dddddddd`
+/// (days, zero-padded to the count), `h`/`hh` and `H`/`HH` (hours),
+/// `m`/`mm`, `s`/`ss`, `f` to `fffffff` and `F` to `FFFFFFF` (fraction
+/// digits; `F` drops trailing zeros); any other character is copied. A
+/// negative timespan starts with `-`.
+fn format_timespan(args: &[serde_json::Value]) -> serde_json::Value {
+    let ticks = match &args[0] {
+        serde_json::Value::String(text) => time::parse_timespan(text),
+        other => other.as_i64(),
+    };
+    let (Some(ticks), Some(format)) = (ticks, args[1].as_str()) else {
+        return serde_json::Value::Null;
+    };
+    let magnitude = ticks.unsigned_abs();
+    let day = TICKS_PER_DAY as u64;
+    let days = magnitude / day;
+    let hours = magnitude % day / time::TICKS_PER_HOUR as u64;
+    let minutes = magnitude % time::TICKS_PER_HOUR as u64 / time::TICKS_PER_MINUTE as u64;
+    let seconds = magnitude % time::TICKS_PER_MINUTE as u64 / time::TICKS_PER_SECOND as u64;
+    let fraction = magnitude % time::TICKS_PER_SECOND as u64;
+    let chars: Vec<char> = format.chars().collect();
+    let mut out = String::new();
+    if ticks < 0 {
+        out.push('-');
+    }
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        let run = chars[i..].iter().take_while(|&&x| x == c).count();
+        let padded = |value: u64, width: usize| format!("{value:0width$}");
+        let text = match c {
+            'd' => padded(days, run),
+            'h' | 'H' => padded(hours, run.min(2)),
+            'm' => padded(minutes, run.min(2)),
+            's' => padded(seconds, run.min(2)),
+            'f' | 'F' => {
+                let digits: String = format!("{fraction:07}").chars().take(run.min(7)).collect();
+                if c == 'F' {
+                    digits.trim_end_matches('0').to_string()
+                } else {
+                    digits
+                }
+            }
+            other => std::iter::repeat_n(other, run).collect(),
+        };
+        out.push_str(&text);
+        i += run;
+    }
+    serde_json::Value::String(out)
+}
 
 /// `make_datetime(year, month, day [, hour, minute, second])`: seconds may
 /// have a fraction, kept to 100 ns. Parts out of range give null.
@@ -358,6 +500,55 @@ mod make_datetime_tests {
         );
         assert_eq!(
             make_datetime(&[json!(2017), json!(13), json!(1)]),
+            serde_json::Value::Null
+        );
+    }
+
+    #[test]
+    fn timespans_format_with_specifiers() {
+        let t = json!("29.09:00:05.1234500");
+        let format = |f: &str| format_timespan(&[t.clone(), json!(f)]);
+        assert_eq!(format("dd.hh:mm:ss:FF"), json!("29.09:00:05:12"));
+        assert_eq!(
+            format("ddd.h:mm:ss [fffffff]"),
+            json!("029.9:00:05 [1234500]")
+        );
+        assert_eq!(
+            make_timespan(&[json!(1), json!(12), json!(30), json!(55.123)]),
+            json!(time::parse_timespan("1.12:30:55.123").unwrap())
+        );
+    }
+
+    #[test]
+    fn local_times_in_a_spring_gap_use_the_later_offset() {
+        let utc = |local: &str| {
+            datetime_local_to_utc(&[json!(local), json!("Europe/Brussels")])
+                .as_i64()
+                .map(crate::time::format_datetime_iso)
+        };
+        assert_eq!(
+            utc("2022-03-27T01:00:00Z").unwrap(),
+            "2022-03-27T00:00:00.0000000Z"
+        );
+        assert_eq!(
+            utc("2022-03-27T02:00:00Z").unwrap(),
+            "2022-03-27T00:00:00.0000000Z"
+        );
+        assert_eq!(
+            utc("2022-03-27T03:00:00Z").unwrap(),
+            "2022-03-27T01:00:00.0000000Z"
+        );
+        let local =
+            datetime_utc_to_local(&[json!("2022-03-27T01:00:00Z"), json!("Europe/Brussels")]);
+        assert_eq!(
+            local
+                .as_i64()
+                .map(crate::time::format_datetime_iso)
+                .unwrap(),
+            "2022-03-27T03:00:00.0000000Z"
+        );
+        assert_eq!(
+            datetime_local_to_utc(&[json!("2022-03-27T01:00:00Z"), json!("Mars/Olympus")]),
             serde_json::Value::Null
         );
     }

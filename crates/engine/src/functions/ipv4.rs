@@ -33,6 +33,13 @@ pub const IPV4_FUNCTIONS: &[JsonFunction] = &[
         ipv4_netmask_suffix,
     ),
     JsonFunction::new("format_ipv4", 1, 2, KqlType::String, format_ipv4),
+    JsonFunction::new(
+        "ipv4_range_to_cidr_list",
+        2,
+        2,
+        KqlType::Dynamic,
+        ipv4_range_to_cidr_list,
+    ),
     JsonFunction::new("format_ipv4_mask", 1, 2, KqlType::String, format_ipv4_mask),
     JsonFunction::new("has_ipv4", 2, 2, KqlType::Bool, has_ipv4),
     JsonFunction::new("has_ipv4_prefix", 2, 2, KqlType::Bool, has_ipv4_prefix),
@@ -204,6 +211,34 @@ fn ipv4_is_match(args: &[Value]) -> Value {
 
 fn ipv4_compare(args: &[Value]) -> Value {
     compare(args).map_or(Value::Null, |order| Value::from(order as i64))
+}
+
+/// `ipv4_range_to_cidr_list(start, end)`: the fewest CIDR ranges that
+/// cover the addresses from `start` to `end`, in order.
+fn ipv4_range_to_cidr_list(args: &[Value]) -> Value {
+    let (Some(start), Some(end)) = (prefix_arg(&args[0]), prefix_arg(&args[1])) else {
+        return Value::Null;
+    };
+    let (mut next, end) = (u64::from(start.address), u64::from(end.address));
+    let mut ranges = Vec::new();
+    while next <= end {
+        // The largest block that starts at `next` (aligned) and ends by `end`.
+        let mut size: u64 = if next == 0 {
+            1 << 32
+        } else {
+            next & next.wrapping_neg()
+        };
+        while next + size - 1 > end {
+            size /= 2;
+        }
+        let prefix = 32 - size.trailing_zeros();
+        ranges.push(Value::String(format!(
+            "{}/{prefix}",
+            format_address(next as u32)
+        )));
+        next += size;
+    }
+    Value::Array(ranges)
 }
 
 fn ipv4_netmask_suffix(args: &[Value]) -> Value {
@@ -399,6 +434,22 @@ mod tests {
         assert_eq!(
             has_any_ipv4_prefix(&[text, json!(["10.", "127.0."])]),
             json!(true)
+        );
+    }
+
+    #[test]
+    fn ranges_become_cidr_blocks() {
+        assert_eq!(
+            ipv4_range_to_cidr_list(&[json!("1.1.128.0"), json!("1.1.140.255")]),
+            json!(["1.1.128.0/21", "1.1.136.0/22", "1.1.140.0/24"])
+        );
+        assert_eq!(
+            ipv4_range_to_cidr_list(&[json!("0.0.0.0"), json!("255.255.255.255")]),
+            json!(["0.0.0.0/0"])
+        );
+        assert_eq!(
+            ipv4_range_to_cidr_list(&[json!("10.0.0.5"), json!("10.0.0.4")]),
+            json!([])
         );
     }
 

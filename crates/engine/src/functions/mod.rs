@@ -5,6 +5,7 @@
 
 pub mod arrays;
 pub mod bags;
+pub mod codec;
 pub mod convert;
 pub mod datetime;
 pub mod dynamic;
@@ -12,9 +13,11 @@ pub mod expand;
 pub mod geo;
 pub mod ipv4;
 pub mod ipv6;
+pub mod math;
 pub mod parse;
 pub mod parse_kv;
 pub mod percentile;
+pub mod rows;
 pub mod series;
 pub mod strings;
 pub mod text;
@@ -73,6 +76,8 @@ pub fn json_functions() -> impl Iterator<Item = &'static JsonFunction> {
         .chain(url::URL_FUNCTIONS)
         .chain(datetime::DATETIME_FUNCTIONS)
         .chain(series::SERIES_FUNCTIONS)
+        .chain(math::MATH_FUNCTIONS)
+        .chain(codec::CODEC_FUNCTIONS)
 }
 
 /// Finds a function over JSON values by its KQL name.

@@ -30,6 +30,10 @@ pub struct ParsePattern {
     /// `kind=relaxed`: a capture that does not convert to its type gives
     /// null for that column only. Otherwise it fails the whole match.
     pub relaxed: bool,
+    /// `kind=regex`: string captures lose trailing white space, as in
+    /// Kusto, where a greedy `.*` before the next literal would otherwise
+    /// keep the space or line break that separates them.
+    pub trim_strings: bool,
 }
 
 impl ParsePattern {
@@ -48,6 +52,11 @@ impl ParsePattern {
             let captured = captures
                 .name(&Self::field_name(index))
                 .map_or("", |m| m.as_str());
+            let captured = if self.trim_strings && *ty == KqlType::String {
+                captured.trim_end()
+            } else {
+                captured
+            };
             match convert_capture(captured, *ty) {
                 Some(value) => values.push(value),
                 None if self.relaxed => values.push(Value::Null),
@@ -183,6 +192,7 @@ mod tests {
             regex: Regex::new(regex).expect("valid test regex"),
             types,
             relaxed,
+            trim_strings: false,
         }
     }
 

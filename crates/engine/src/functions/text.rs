@@ -73,6 +73,8 @@ pub const TEXT_FUNCTIONS: &[JsonFunction] = &[
     JsonFunction::new("range", 2, 3, KqlType::Dynamic, number_range),
     JsonFunction::new("parse_csv", 1, 1, KqlType::Dynamic, parse_csv),
     JsonFunction::new("indexof", 2, 5, KqlType::Long, index_of),
+    JsonFunction::new("indexof_regex", 2, 5, KqlType::Long, index_of_regex),
+    JsonFunction::new("parse_version", 1, 1, KqlType::Decimal, parse_version),
 ];
 
 /// The maximum number of elements that `range()` returns.
@@ -80,7 +82,7 @@ const RANGE_LIMIT: usize = 1_048_576;
 
 /// Returns the text a value is hashed or encoded as: a string as it is,
 /// null as "", anything else as its JSON text.
-fn text_of(value: &Value) -> String {
+pub(crate) fn text_of(value: &Value) -> String {
     match value {
         Value::String(text) => text.clone(),
         Value::Null => String::new(),
@@ -303,6 +305,42 @@ fn hash_xxhash64(args: &[Value]) -> Value {
     }
 }
 
+/// `hash(value [, mod])` of a datetime or timespan, whose ticks arrive as
+/// longs: XXH64 with seed 0 over the 8 little-endian bytes of .NET ticks
+/// (a datetime counts from 0001-01-01, not from 1970), as Kusto computes
+/// it. `offset` is what to add to the engine's ticks for that: the ticks
+/// from 0001-01-01 to 1970-01-01 for a datetime, 0 for a timespan.
+pub fn hash_ticks(
+    args: Vec<datafusion::logical_expr::Expr>,
+    offset: i64,
+) -> datafusion::logical_expr::Expr {
+    use arrow::array::{ArrayRef, Int64Array};
+    let body: crate::udf::ArrayFn = std::sync::Arc::new(move |arrays: &[ArrayRef]| {
+        let ticks = super::int64(&arrays[0])?;
+        let modulo = arrays.get(1).map(super::int64).transpose()?;
+        let out: Int64Array = (0..ticks.len())
+            .map(|row| {
+                let value = super::long_at(&ticks, row)?.wrapping_add(offset);
+                let digest = twox_hash::XxHash64::oneshot(0, &value.to_le_bytes()) as i64;
+                match &modulo {
+                    None => Some(digest),
+                    Some(modulo) => super::long_at(modulo, row)
+                        .filter(|m| *m > 0)
+                        .map(|m| digest.rem_euclid(m)),
+                }
+            })
+            .collect();
+        Ok(std::sync::Arc::new(out) as ArrayRef)
+    });
+    crate::udf::call(
+        &format!("hash_ticks_{offset}"),
+        arrow::datatypes::DataType::Int64,
+        false,
+        body,
+        args,
+    )
+}
+
 fn hash_sha256(args: &[Value]) -> Value {
     let digest = Sha256::digest(text_of(&args[0]).as_bytes());
     let hex: String = digest.iter().map(|byte| format!("{byte:02x}")).collect();
@@ -522,11 +560,102 @@ fn index_of(args: &[Value]) -> Value {
     Value::from(-1)
 }
 
+/// `indexof_regex(text, regex [, start [, length [, occurrence]]])`: the
+/// character index of the `occurrence`-th match of `regex` among the
+/// non-overlapping matches within `length` characters from `start` (`-1`
+/// for no limit), or -1. A negative `start` or `occurrence` below 1 gives
+/// null, as does an invalid regex.
+fn index_of_regex(args: &[Value]) -> Value {
+    let text = text_of(&args[0]);
+    let number = |index: usize, default: i64| match args.get(index) {
+        None => Some(default),
+        Some(value) => value.as_i64(),
+    };
+    let (Some(start), Some(length), Some(occurrence)) = (number(2, 0), number(3, -1), number(4, 1))
+    else {
+        return Value::Null;
+    };
+    let (Ok(start), Ok(occurrence)) = (usize::try_from(start), usize::try_from(occurrence)) else {
+        return Value::Null;
+    };
+    if occurrence < 1 {
+        return Value::Null;
+    }
+    let byte_at = |chars: usize| {
+        text.char_indices()
+            .nth(chars)
+            .map_or(text.len(), |(byte, _)| byte)
+    };
+    let from = byte_at(start);
+    let to = match usize::try_from(length) {
+        Ok(length) => byte_at(start.saturating_add(length)),
+        Err(_) => text.len(),
+    };
+    let window = &text[from..to];
+    let found = with_regex(&text_of(&args[1]), |regex| {
+        regex
+            .find_iter(window)
+            .nth(occurrence - 1)
+            .map(|found| window[..found.start()].chars().count())
+    });
+    match found {
+        None => Value::Null,
+        Some(None) => Value::from(-1),
+        Some(Some(offset)) => Value::from((start + offset) as i64),
+    }
+}
+
+/// `parse_version(text)`: a version of one to four parts, each of at most
+/// eight digits, as the decimal `p1 * 10^24 + p2 * 10^16 + p3 * 10^8 + p4`
+/// (missing parts are 0), so that versions compare as numbers.
+fn parse_version(args: &[Value]) -> Value {
+    let text = text_of(&args[0]);
+    let parts: Vec<&str> = text.trim().split('.').collect();
+    if parts.is_empty() || parts.len() > 4 {
+        return Value::Null;
+    }
+    let mut version = 0.0f64;
+    for index in 0..4 {
+        let part = match parts.get(index) {
+            Some(part)
+                if !part.is_empty()
+                    && part.len() <= 8
+                    && part.bytes().all(|b| b.is_ascii_digit()) =>
+            {
+                part.parse::<u32>().unwrap_or(0)
+            }
+            Some(_) => return Value::Null,
+            None => 0,
+        };
+        version = version * 1e8 + f64::from(part);
+    }
+    Value::from(version)
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;
 
     use super::*;
+
+    #[test]
+    fn regex_occurrences_do_not_overlap() {
+        let call = |args: Value| index_of_regex(args.as_array().unwrap());
+        assert_eq!(call(json!(["abcabc", "a.c"])), json!(0));
+        assert_eq!(call(json!(["abcabcdefg", "a.c", 0, 9, 2])), json!(3));
+        assert_eq!(call(json!(["abcabc", "a.c", 1, -1, 2])), json!(-1));
+        assert_eq!(call(json!(["ababaa", "a.a", 0, -1, 2])), json!(-1));
+        assert_eq!(call(json!(["abcabc", "a|ab", -1])), Value::Null);
+        assert_eq!(call(json!(["ééabc", "b"])), json!(3));
+    }
+
+    #[test]
+    fn versions_become_comparable_numbers() {
+        assert_eq!(parse_version(&[json!("0.0.0.5")]), json!(5.0));
+        assert_eq!(parse_version(&[json!("0.2")]), json!(2e16));
+        assert_eq!(parse_version(&[json!("1.2.3.4.5")]), Value::Null);
+        assert_eq!(parse_version(&[json!("1.x")]), Value::Null);
+    }
 
     #[test]
     fn extract_all_groups() {

@@ -10,7 +10,51 @@ use kql::KqlType;
 pub const URL_FUNCTIONS: &[JsonFunction] = &[
     JsonFunction::new("parse_url", 1, 1, KqlType::Dynamic, parse_url),
     JsonFunction::new("parse_urlquery", 1, 1, KqlType::Dynamic, parse_urlquery),
+    JsonFunction::new("parse_path", 1, 1, KqlType::Dynamic, parse_path),
 ];
+
+/// `parse_path(path)`: the parts of a Windows or Unix file path or a
+/// `file://` URL: `Scheme`, `RootPath` (a drive such as `C:`),
+/// `DirectoryPath`, `DirectoryName`, `Filename`, `Extension` and
+/// `AlternateDataStreamName` (after a `:` in the file name). Parts that
+/// are missing are empty strings.
+fn parse_path(args: &[Value]) -> Value {
+    let text = match &args[0] {
+        Value::String(text) => text.as_str(),
+        Value::Null => "",
+        _ => return Value::Null,
+    };
+    let (scheme, path) = text.split_once("://").unwrap_or(("", text));
+    let bytes = path.as_bytes();
+    let root = if bytes.len() >= 2 && bytes[0].is_ascii_alphabetic() && bytes[1] == b':' {
+        &path[..2]
+    } else {
+        ""
+    };
+    let is_separator = |c: char| c == '/' || c == '\\';
+    let (directory, file) = match path.rfind(is_separator) {
+        Some(at) => (&path[..at], &path[at + 1..]),
+        None => ("", &path[root.len()..]),
+    };
+    let directory_name = directory
+        .rfind(is_separator)
+        .map_or(directory, |at| &directory[at + 1..]);
+    let (file, stream) = file.split_once(':').unwrap_or((file, ""));
+    let extension = file.rfind('.').map_or("", |at| &file[at + 1..]);
+    let mut parts = Map::new();
+    for (name, value) in [
+        ("Scheme", scheme),
+        ("RootPath", root),
+        ("DirectoryPath", directory),
+        ("DirectoryName", directory_name),
+        ("Filename", file),
+        ("Extension", extension),
+        ("AlternateDataStreamName", stream),
+    ] {
+        parts.insert(name.to_string(), Value::String(value.to_string()));
+    }
+    Value::Object(parts)
+}
 
 /// Splits `a=1&b=2` into a bag of decoded names and values.
 fn query_parameters(query: &str) -> Map<String, Value> {
@@ -93,6 +137,25 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+
+    #[test]
+    fn paths_split_into_parts() {
+        let parts = parse_path(&[json!("file://C:/temp/file.txt:some.exe")]);
+        assert_eq!(parts["Scheme"], "file");
+        assert_eq!(parts["RootPath"], "C:");
+        assert_eq!(parts["DirectoryPath"], "C:/temp");
+        assert_eq!(parts["DirectoryName"], "temp");
+        assert_eq!(parts["Filename"], "file.txt");
+        assert_eq!(parts["Extension"], "txt");
+        assert_eq!(parts["AlternateDataStreamName"], "some.exe");
+        let unc = parse_path(&[json!(r"\\shared\users\temp\file.txt.gz")]);
+        assert_eq!(unc["DirectoryPath"], r"\\shared\users\temp");
+        assert_eq!(unc["RootPath"], "");
+        assert_eq!(unc["Extension"], "gz");
+        let bare = parse_path(&[json!("file.txt")]);
+        assert_eq!(bare["DirectoryPath"], "");
+        assert_eq!(bare["Filename"], "file.txt");
+    }
 
     #[test]
     fn parse_url_every_part() {

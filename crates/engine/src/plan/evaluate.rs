@@ -1,9 +1,10 @@
-//! `evaluate` plugins: `bag_unpack` and `pivot`.
+//! `evaluate` plugins: `bag_unpack`, `pivot` and `rows_near`.
 //!
-//! Both make columns whose names come from the data. Their columns are
-//! found by running their input first (see [`super::discovery`]); a
-//! declared output schema (`evaluate bag_unpack(d) : (*, Name: string)`)
-//! makes that run unnecessary for `bag_unpack`.
+//! `bag_unpack` and `pivot` make columns whose names come from the data.
+//! Their columns are found by running their input first (see
+//! [`super::discovery`]); a declared output schema (`evaluate
+//! bag_unpack(d) : (*, Name: string)`) makes that run unnecessary for
+//! `bag_unpack`.
 
 use std::collections::HashSet;
 
@@ -60,14 +61,77 @@ impl Planner<'_> {
         match name {
             "bag_unpack" => self.plan_bag_unpack(input, evaluate, span),
             "pivot" => self.plan_pivot(input, &evaluate.call, span),
+            "rows_near" => self.plan_rows_near(input, &evaluate.call),
             _ => Err(EngineError::not_supported(
                 Diagnostic::new(
                     format!("the `evaluate` plugin `{name}` is not supported yet"),
                     evaluate.call.name.span,
                 )
-                .with_help("homesoc supports `evaluate bag_unpack` and `evaluate pivot`"),
+                .with_help("homesoc supports the plugins bag_unpack, pivot and rows_near"),
             )),
         }
+    }
+
+    /// Plans `rows_near(condition, rows [, rows_after])`: the rows within
+    /// `rows` rows before and `rows_after` (default `rows`) rows after a
+    /// row where the condition holds, in serialized order. A row is kept
+    /// when the maximum of the condition over the window frame from
+    /// `rows_after` rows before it to `rows` rows after it is true.
+    fn plan_rows_near(
+        &mut self,
+        input: Relation,
+        call: &ast::Call,
+    ) -> Result<Relation, EngineError> {
+        use datafusion::common::ScalarValue;
+        use datafusion::logical_expr::expr::{WindowFunction, WindowFunctionDefinition};
+        use datafusion::logical_expr::{
+            ExprFunctionExt as _, WindowFrame, WindowFrameBound, WindowFrameUnits, when,
+        };
+
+        self.arity(call, 2, 3)?;
+        let condition = self.plan_expr(&call.args[0].value, &input)?;
+        let condition = super::expr::to_bool(condition);
+        let before = self.constant_long(&call.args[1].value, &input, "the number of rows")?;
+        let after = match call.args.get(2) {
+            Some(arg) => self.constant_long(&arg.value, &input, "the number of rows after")?,
+            None => before,
+        };
+        let (Ok(before), Ok(after)) = (u64::try_from(before), u64::try_from(after)) else {
+            return Err(EngineError::semantic(Diagnostic::new(
+                "`rows_near` needs row counts of 0 or more",
+                call.span,
+            )));
+        };
+        let flag = when(condition, lit(1i64))
+            .otherwise(lit(0i64))
+            .map_err(EngineError::plan)?;
+        let frame = WindowFrame::new_bounds(
+            WindowFrameUnits::Rows,
+            WindowFrameBound::Preceding(ScalarValue::UInt64(Some(after))),
+            WindowFrameBound::Following(ScalarValue::UInt64(Some(before))),
+        );
+        let near = Expr::from(WindowFunction::new(
+            WindowFunctionDefinition::AggregateUDF(
+                datafusion::functions_aggregate::min_max::max_udaf(),
+            ),
+            vec![flag],
+        ))
+        .order_by(super::serialize::serial_order(&input.plan))
+        .window_frame(frame)
+        .build()
+        .map_err(EngineError::plan)?;
+        let (plan, exprs) = super::serialize::with_windows(input.plan, vec![near])?;
+        let near = exprs.into_iter().next().unwrap_or_else(|| lit(0i64));
+        let plan = LogicalPlanBuilder::from(plan)
+            .filter(near.gt(lit(0i64)))
+            .and_then(LogicalPlanBuilder::build)
+            .map_err(EngineError::plan)?;
+        let exprs = input
+            .columns
+            .iter()
+            .map(|column| column_expr(&column.name).alias(&column.name))
+            .collect();
+        project(plan, exprs, input.columns)
     }
 
     /// Plans `bag_unpack(Column [, Prefix] [, columnsConflict] [,

@@ -169,7 +169,9 @@ impl Planner<'_> {
                 let ticks = if text.trim().is_empty() {
                     self.now_ticks
                 } else {
-                    time::parse_datetime(text).ok_or_else(|| {
+                    time::parse_datetime(text)
+                        .or_else(|| time::parse_datetime_parts(text))
+                        .ok_or_else(|| {
                         EngineError::semantic(
                             Diagnostic::new(format!("invalid datetime literal `{text}`"), span)
                                 .with_help("write it as ISO 8601, for example datetime(2024-05-01 13:45:00)"),

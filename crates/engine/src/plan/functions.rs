@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use arrow::array::{ArrayRef, StringArray};
+use arrow::array::{Array as _, ArrayRef, AsArray as _, StringArray};
 use arrow::datatypes::DataType;
 use datafusion::functions::expr_fn as df;
 use datafusion::logical_expr::{Expr, cast, lit, when};
@@ -100,6 +100,10 @@ pub(crate) const SCALAR_FUNCTIONS: &[&str] = &[
     "prev",
     "next",
     "row_number",
+    "row_cumsum",
+    "row_rank_dense",
+    "row_rank_min",
+    "row_window_session",
     "week_of_year",
     "column_ifexists",
 ];
@@ -214,7 +218,8 @@ impl Planner<'_> {
                     KqlType::Dynamic,
                 ));
             }
-            "prev" | "next" | "row_number" => return self.plan_serial_call(call, input),
+            "prev" | "next" | "row_number" | "row_cumsum" | "row_rank_dense" | "row_rank_min"
+            | "row_window_session" => return self.plan_serial_call(call, input),
             "ingestion_time" => {
                 self.arity(call, 0, 0)?;
                 // NOTE: only the rows of a table, before any operator that
@@ -251,7 +256,11 @@ impl Planner<'_> {
                     Some(arg) => to_bool(self.plan_expr(arg, input)?),
                     None => lit(false),
                 };
-                return Ok(pack_all(input, skip_empty));
+                let width = self
+                    .extend_input_width
+                    .unwrap_or(input.columns.len())
+                    .min(input.columns.len());
+                return Ok(pack_all(&input.columns[..width], skip_empty));
             }
             "bag_pack_columns" => {
                 let mut pairs = Vec::with_capacity(args.len() * 2);
@@ -279,6 +288,14 @@ impl Planner<'_> {
 
         let mut typed_args = Vec::with_capacity(args.len());
         for arg in &args {
+            // `typeof(T)` names a type, not a value: functions that take one
+            // read it from the call (see `typeof_argument`).
+            if let ExprKind::Call(inner) = &arg.kind
+                && inner.name.name == "typeof"
+            {
+                typed_args.push(Typed::new(lit(""), KqlType::String));
+                continue;
+            }
             typed_args.push(self.plan_expr(arg, input)?);
         }
         self.plan_scalar_function(call, typed_args)
@@ -487,6 +504,14 @@ impl Planner<'_> {
                     }
                     None => Typed::new(extracted, KqlType::String),
                 }
+            }
+            "extract_json" | "extractjson" if args.len() == 3 => {
+                let function = f::json_function(name).expect("a function of bags.rs");
+                let ty = typeof_argument(call)?;
+                args.pop();
+                let json_args = args.into_iter().map(f::to_dynamic).collect();
+                let text = f::dynamic::json_call(name, function.returns, function.body, json_args);
+                Typed::new(coerce_to(Typed::new(text, KqlType::String), ty), ty)
             }
             "isempty" | "isnotempty" => {
                 self.arity(call, 1, 1)?;
@@ -707,6 +732,56 @@ impl Planner<'_> {
                 };
                 Typed::new(expr, KqlType::String)
             }
+            "hash" | "hash_xxhash64"
+                if matches!(
+                    args.first().map(|arg| arg.ty),
+                    Some(KqlType::Datetime | KqlType::Timespan)
+                ) =>
+            {
+                // Kusto hashes a datetime or timespan by its 8 tick bytes.
+                self.arity(call, 1, 2)?;
+                let offset = if args[0].ty == KqlType::Datetime {
+                    crate::time::DOTNET_EPOCH_TICKS
+                } else {
+                    0
+                };
+                let exprs = args
+                    .into_iter()
+                    .map(|arg| coerce_to(arg, KqlType::Long))
+                    .collect();
+                Typed::new(f::text::hash_ticks(exprs, offset), KqlType::Long)
+            }
+            "around" => {
+                self.arity(call, 3, 3)?;
+                let ty = match args[0].ty {
+                    KqlType::Datetime | KqlType::Timespan => KqlType::Long,
+                    _ => KqlType::Real,
+                };
+                let value = coerce_to(args.remove(0), ty);
+                let center = coerce_to(args.remove(0), ty);
+                let delta = coerce_to(args.remove(0), ty);
+                let low = center.clone() - delta.clone();
+                let high = center + delta;
+                Typed::new(
+                    value.clone().gt_eq(low).and(value.lt_eq(high)),
+                    KqlType::Bool,
+                )
+            }
+            "assert" => {
+                self.arity(call, 2, 2)?;
+                let condition = to_bool(args.remove(0));
+                let message = f::to_string(args.remove(0));
+                Typed::new(assert(condition, message), KqlType::Bool)
+            }
+            _ if f::math::real_function(name).is_some() => {
+                let function = f::math::real_function(name).expect("checked by the guard");
+                self.arity(call, function.min_args, function.max_args)?;
+                let exprs = args
+                    .into_iter()
+                    .map(|arg| coerce_to(arg, KqlType::Real))
+                    .collect();
+                Typed::new(f::math::real_call(function, exprs), KqlType::Real)
+            }
             "hash_md5" => {
                 self.arity(call, 1, 1)?;
                 let text = f::to_string(args.remove(0));
@@ -742,6 +817,7 @@ impl Planner<'_> {
                     .copied()
                     .chain(super::scalars::NAMES.iter().copied())
                     .chain(f::json_functions().map(|function| function.name))
+                    .chain(f::math::REAL_FUNCTIONS.iter().map(|function| function.name))
                     .collect();
                 let mut diagnostic =
                     Diagnostic::new(format!("unknown function `{name}`"), call.name.span);
@@ -990,9 +1066,9 @@ fn extract(pattern: Expr, group: Expr, text: Expr) -> Expr {
 
 /// `pack_all([ignore_null_empty])`: a bag of every column of the input.
 /// When `skip_empty` is true, null values and empty strings are left out.
-fn pack_all(input: &Relation, skip_empty: Expr) -> Typed {
+fn pack_all(columns: &[super::Column], skip_empty: Expr) -> Typed {
     let mut args = vec![skip_empty];
-    for column in &input.columns {
+    for column in columns {
         args.push(lit(
             serde_json::Value::String(column.name.clone()).to_string()
         ));
@@ -1021,6 +1097,40 @@ fn pack_all_body(args: &[serde_json::Value]) -> serde_json::Value {
         }
     }
     serde_json::Value::Object(bag)
+}
+
+/// `assert(condition, message)`: true when the condition holds; a false or
+/// null condition stops the query with an error that shows the message.
+fn assert(condition: Expr, message: Expr) -> Expr {
+    let body: udf::ArrayFn = Arc::new(|arrays: &[ArrayRef]| {
+        let conditions = arrow::compute::cast(&arrays[0], &DataType::Boolean)?;
+        let conditions = conditions.as_boolean();
+        let messages = utf8(&arrays[1])?;
+        let messages = messages.as_string::<i32>();
+        for row in 0..conditions.len() {
+            if conditions.is_null(row) || !conditions.value(row) {
+                let message = if messages.is_null(row) {
+                    ""
+                } else {
+                    messages.value(row)
+                };
+                return Err(datafusion::common::DataFusionError::Execution(format!(
+                    "assertion failed: {message}"
+                )));
+            }
+        }
+        Ok(Arc::new(arrow::array::BooleanArray::from(vec![
+            true;
+            conditions.len()
+        ])) as ArrayRef)
+    });
+    udf::call(
+        "assert",
+        DataType::Boolean,
+        false,
+        body,
+        vec![condition, message],
+    )
 }
 
 /// `tohex(value [, min_length])`: lowercase hex digits of a long, negative

@@ -179,6 +179,10 @@ pub(crate) struct Planner<'a> {
     /// Data-dependent operators met in this round whose columns are not
     /// in `discoveries`, in planning order.
     requests: Vec<discovery::ColumnRequest>,
+    /// While an `extend` plans its items: how many leading columns of the
+    /// relation its items see came from the operator's input. `pack_all()`
+    /// packs only those, as Kusto does.
+    extend_input_width: Option<usize>,
 }
 
 const MAX_EXPANSION_DEPTH: usize = 64;
@@ -193,6 +197,7 @@ impl<'a> Planner<'a> {
             pending_subquery: None,
             discoveries: discovery::Discoveries::new(),
             requests: Vec::new(),
+            extend_input_width: None,
         }
     }
 

@@ -297,6 +297,7 @@ fn build_pattern(
         regex,
         types,
         relaxed: kind == ParseKind::Relaxed,
+        trim_strings: kind == ParseKind::Regex,
     };
     Ok((pattern, columns))
 }

@@ -1,5 +1,6 @@
 //! `serialize` and the functions that need a serialized row order:
-//! `prev`, `next` and `row_number`.
+//! `prev`, `next`, `row_number`, `row_cumsum`, `row_rank_dense`,
+//! `row_rank_min` and `row_window_session`.
 //!
 //! Each call becomes a DataFusion window function ordered by the keys of
 //! the nearest `sort` below it in the plan, so rows keep the order that
@@ -8,20 +9,24 @@
 //! into a `Window` node below it, as DataFusion requires.
 
 use datafusion::common::ScalarValue;
-use datafusion::common::tree_node::{Transformed, TreeNode};
+use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
 use datafusion::functions_window::expr_fn::{lag, lead, row_number};
 use datafusion::logical_expr::utils::find_window_exprs;
-use datafusion::logical_expr::{Expr, ExprFunctionExt, LogicalPlan, LogicalPlanBuilder, SortExpr};
+use datafusion::logical_expr::{
+    Expr, ExprFunctionExt, LogicalPlan, LogicalPlanBuilder, SortExpr, WindowFrame,
+};
 use kql::ast;
 use kql::{Diagnostic, KqlType};
 
 use super::{Planner, Relation, Typed, column_expr};
 use crate::error::EngineError;
+use crate::functions::rows::{RowScanKind, row_scan};
+use arrow::datatypes::DataType;
 
 /// Returns the sort keys of the nearest `sort` below `plan`, looking
 /// through nodes that keep row order, when every key's columns still exist
 /// in `plan`'s output.
-fn serial_order(plan: &LogicalPlan) -> Vec<SortExpr> {
+pub(super) fn serial_order(plan: &LogicalPlan) -> Vec<SortExpr> {
     let mut node = plan;
     loop {
         match node {
@@ -77,6 +82,45 @@ impl Planner<'_> {
             return Ok(Typed::new(expr, KqlType::Long));
         }
 
+        let scan = match name {
+            "row_cumsum" => Some((RowScanKind::CumulativeSum, 1, 2)),
+            "row_rank_dense" => Some((RowScanKind::DenseRank, 1, 2)),
+            "row_rank_min" => Some((RowScanKind::MinRank, 1, 2)),
+            "row_window_session" => Some((RowScanKind::WindowSession, 3, 4)),
+            _ => None,
+        };
+        if let Some((kind, min, max)) = scan {
+            self.arity(call, min, max)?;
+            let mut planned = Vec::with_capacity(args.len());
+            for arg in &args {
+                planned.push(self.plan_expr(arg, input)?);
+            }
+            let (return_type, ty) = match kind {
+                RowScanKind::CumulativeSum => match planned[0].ty {
+                    KqlType::Int | KqlType::Long => (DataType::Int64, KqlType::Long),
+                    KqlType::Real | KqlType::Decimal => (DataType::Float64, KqlType::Real),
+                    other => {
+                        return Err(EngineError::semantic(Diagnostic::new(
+                            format!("`row_cumsum` sums numbers, not {other}"),
+                            args[0].span,
+                        )));
+                    }
+                },
+                RowScanKind::WindowSession => (DataType::Int64, planned[0].ty),
+                _ => (DataType::Int64, KqlType::Long),
+            };
+            let exprs = planned.into_iter().map(|arg| arg.expr).collect();
+            // Without an order, DataFusion needs a frame that does not
+            // depend on one; the scan reads the whole input either way.
+            let frame = WindowFrame::new(if order.is_empty() { None } else { Some(false) });
+            let expr = row_scan(kind, return_type, exprs)
+                .order_by(order)
+                .window_frame(frame)
+                .build()
+                .map_err(EngineError::plan)?;
+            return Ok(Typed::new(expr, ty));
+        }
+
         let Some(first) = args.first() else {
             return Err(EngineError::semantic(Diagnostic::new(
                 format!("`{name}` needs a column, as in {name}(TimeGenerated)"),
@@ -101,7 +145,7 @@ impl Planner<'_> {
         Ok(Typed::new(expr, value.ty))
     }
 
-    fn constant_long(
+    pub(super) fn constant_long(
         &mut self,
         arg: &ast::Expr,
         input: &Relation,
@@ -137,17 +181,66 @@ impl Planner<'_> {
     }
 }
 
-/// Builds `plan` with a `Window` node for the window functions in `exprs`,
-/// and returns the expressions rewritten to read the window results.
+/// Returns the window function calls in `exprs` whose arguments hold no
+/// other window function call.
+fn innermost_windows(exprs: &[Expr]) -> Vec<Expr> {
+    let mut found: Vec<Expr> = Vec::new();
+    for expr in exprs {
+        let _ = expr.apply(|node| {
+            if matches!(node, Expr::WindowFunction(_)) {
+                let mut nested = false;
+                let _ = node.apply_children(|child| {
+                    nested |= !find_window_exprs(std::slice::from_ref(child)).is_empty();
+                    Ok(TreeNodeRecursion::Continue)
+                });
+                if !nested && !found.contains(node) {
+                    found.push(node.clone());
+                }
+            }
+            Ok(TreeNodeRecursion::Continue)
+        });
+    }
+    found
+}
+
+/// Builds `plan` with `Window` nodes for the window functions in `exprs`,
+/// and returns the expressions rewritten to read the window results. A
+/// window function whose arguments use another one (`row_cumsum(x, a !=
+/// prev(a))`) gets a `Window` node above the one its arguments need.
 pub(crate) fn with_windows(
+    mut plan: LogicalPlan,
+    mut exprs: Vec<Expr>,
+) -> Result<(LogicalPlan, Vec<Expr>), EngineError> {
+    loop {
+        let windows = innermost_windows(&exprs);
+        if windows.is_empty() {
+            return Ok((plan, exprs));
+        }
+        (plan, exprs) = with_window_layer(plan, exprs, windows)?;
+    }
+}
+
+/// Adds one `Window` node computing `windows` and rewrites `exprs` to read
+/// their results.
+fn with_window_layer(
     plan: LogicalPlan,
     exprs: Vec<Expr>,
+    windows: Vec<Expr>,
 ) -> Result<(LogicalPlan, Vec<Expr>), EngineError> {
-    let windows = find_window_exprs(&exprs);
-    if windows.is_empty() {
-        return Ok((plan, exprs));
-    }
     let plan = LogicalPlanBuilder::window_plan(plan, windows.clone()).map_err(EngineError::plan)?;
+    // A projection of every column between two window layers: DataFusion's
+    // common subexpression pass merges adjacent `Window` nodes and then
+    // loses the columns one computes for the other.
+    let columns: Vec<Expr> = plan
+        .schema()
+        .columns()
+        .into_iter()
+        .map(Expr::Column)
+        .collect();
+    let plan = LogicalPlanBuilder::from(plan)
+        .project(columns)
+        .and_then(LogicalPlanBuilder::build)
+        .map_err(EngineError::plan)?;
     let rewritten = exprs
         .into_iter()
         .map(|expr| {
@@ -204,7 +297,7 @@ mod tests {
             .build()
             .unwrap();
         let (plan, exprs) = with_windows(sorted_values(), vec![shifted.alias("p")]).unwrap();
-        assert!(matches!(plan, LogicalPlan::Window(_)));
+        assert!(matches!(plan.inputs()[0], LogicalPlan::Window(_)));
         assert!(find_window_exprs(&exprs).is_empty());
     }
 }

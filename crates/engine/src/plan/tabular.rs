@@ -23,6 +23,17 @@ impl Planner<'_> {
         &mut self,
         tabular: &ast::TabularExpr,
     ) -> Result<Relation, EngineError> {
+        // A subquery inside an `extend` item has its own columns.
+        let outer_width = self.extend_input_width.take();
+        let relation = self.plan_tabular_operators(tabular);
+        self.extend_input_width = outer_width;
+        relation
+    }
+
+    fn plan_tabular_operators(
+        &mut self,
+        tabular: &ast::TabularExpr,
+    ) -> Result<Relation, EngineError> {
         let mut relation = self.plan_source(&tabular.source, tabular.span)?;
         for operator in &tabular.operators {
             relation = self.plan_operator(relation, operator)?;
@@ -607,9 +618,13 @@ impl Planner<'_> {
         let mut unnamed = 1;
         // KQL lets later items use columns that earlier items define, so the
         // items are planned one at a time, each over the previous result.
+        let input_width = input.columns.len();
         let mut current = input;
         for item in items {
-            let typed = self.plan_expr(&item.expr, &current)?;
+            let outer_width = self.extend_input_width.replace(input_width);
+            let typed = self.plan_expr(&item.expr, &current);
+            self.extend_input_width = outer_width;
+            let typed = typed?;
             let name = match item.names.first() {
                 Some(name) => name.name.clone(),
                 None => {

@@ -122,11 +122,26 @@ impl Parser<'_> {
     }
 }
 
+/// Returns the length of `dynamic(` (with any white space before the
+/// parenthesis) when a nested `dynamic(...)` starts at `pos`.
+fn nested_dynamic(src: &str, pos: usize) -> Option<usize> {
+    let rest = src[pos..].strip_prefix("dynamic")?;
+    let word_start = src[..pos]
+        .chars()
+        .next_back()
+        .is_none_or(|c| !(c.is_alphanumeric() || c == '_'));
+    let spaces = rest.len() - rest.trim_start().len();
+    (word_start && rest[spaces..].starts_with('(')).then_some("dynamic".len() + spaces + 1)
+}
+
 /// Scans from `start` (just after an opening parenthesis) to the matching
-/// `)`, skipping nested brackets and string literals.
+/// `)`, skipping nested brackets and string literals. The JSON text it
+/// collects leaves out nested `dynamic(...)` wrappers, which Kusto allows
+/// inside a dynamic literal (`dynamic({"a": dynamic({})})`).
 fn scan_raw_args(src: &str, start: usize, name_span: Span) -> PResult<RawArgs> {
     let mut json = String::new();
-    let mut depth = 0usize;
+    // One entry per open bracket: whether it opened a nested `dynamic(`.
+    let mut open: Vec<bool> = Vec::new();
     let mut pos = start;
     while let Some(c) = src[pos..].chars().next() {
         if matches!(c, '\'' | '"' | '@' | 'h' | 'H' | '`')
@@ -136,16 +151,30 @@ fn scan_raw_args(src: &str, start: usize, name_span: Span) -> PResult<RawArgs> {
             pos = end;
             continue;
         }
+        if c == 'd'
+            && let Some(length) = nested_dynamic(src, pos)
+        {
+            open.push(true);
+            pos += length;
+            continue;
+        }
         match c {
-            '(' | '[' | '{' => depth += 1,
-            ')' if depth == 0 => {
+            '(' | '[' | '{' => open.push(false),
+            ')' if open.is_empty() => {
                 return Ok(RawArgs {
                     text: src[start..pos].to_string(),
                     json,
                     close: pos,
                 });
             }
-            ')' | ']' | '}' => depth = depth.saturating_sub(1),
+            ')' | ']' | '}' if open.last() == Some(&true) => {
+                open.pop();
+                pos += c.len_utf8();
+                continue;
+            }
+            ')' | ']' | '}' => {
+                open.pop();
+            }
             _ => {}
         }
         json.push(c);

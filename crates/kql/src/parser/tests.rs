@@ -424,6 +424,10 @@ fn dynamic_literals_become_json() {
     );
     assert_eq!(literal("dynamic(4)"), Literal::Dynamic("4".into()));
     assert_eq!(
+        literal("dynamic({'a': dynamic({}), 'b': dynamic ([1])})"),
+        Literal::Dynamic(r#"{"a": {}, "b": [1]}"#.into())
+    );
+    assert_eq!(
         literal("dynamic({\"a\":{\"b\":[1,2]}})"),
         Literal::Dynamic(r#"{"a":{"b":[1,2]}}"#.into())
     );
