@@ -8,6 +8,7 @@ pub mod bags;
 pub mod codec;
 pub mod convert;
 pub mod datetime;
+pub mod digest;
 pub mod dynamic;
 pub mod expand;
 pub mod geo;
@@ -78,6 +79,7 @@ pub fn json_functions() -> impl Iterator<Item = &'static JsonFunction> {
         .chain(series::SERIES_FUNCTIONS)
         .chain(math::MATH_FUNCTIONS)
         .chain(codec::CODEC_FUNCTIONS)
+        .chain(digest::DIGEST_FUNCTIONS)
 }
 
 /// Finds a function over JSON values by its KQL name.

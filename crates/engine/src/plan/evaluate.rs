@@ -62,12 +62,15 @@ impl Planner<'_> {
             "bag_unpack" => self.plan_bag_unpack(input, evaluate, span),
             "pivot" => self.plan_pivot(input, &evaluate.call, span),
             "rows_near" => self.plan_rows_near(input, &evaluate.call),
+            "rolling_percentile" => self.plan_rolling_percentile(input, &evaluate.call),
             _ => Err(EngineError::not_supported(
                 Diagnostic::new(
                     format!("the `evaluate` plugin `{name}` is not supported yet"),
                     evaluate.call.name.span,
                 )
-                .with_help("homesoc supports the plugins bag_unpack, pivot and rows_near"),
+                .with_help(
+                    "homesoc supports the plugins bag_unpack, pivot, rows_near and rolling_percentile",
+                ),
             )),
         }
     }

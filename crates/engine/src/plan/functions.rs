@@ -505,13 +505,14 @@ impl Planner<'_> {
                     None => Typed::new(extracted, KqlType::String),
                 }
             }
-            "extract_json" | "extractjson" if args.len() == 3 => {
-                let function = f::json_function(name).expect("a function of bags.rs");
+            "extract_json" | "extractjson" | "percentile_tdigest" if args.len() == 3 => {
+                let function = f::json_function(name).expect("a function over JSON values");
                 let ty = typeof_argument(call)?;
                 args.pop();
                 let json_args = args.into_iter().map(f::to_dynamic).collect();
-                let text = f::dynamic::json_call(name, function.returns, function.body, json_args);
-                Typed::new(coerce_to(Typed::new(text, KqlType::String), ty), ty)
+                let result =
+                    f::dynamic::json_call(name, function.returns, function.body, json_args);
+                Typed::new(coerce_to(Typed::new(result, function.returns), ty), ty)
             }
             "isempty" | "isnotempty" => {
                 self.arity(call, 1, 1)?;
@@ -896,7 +897,7 @@ fn case_expr(branches: Vec<(Expr, Typed)>, otherwise: Typed) -> Result<Typed, En
 
 /// `bin(value, size)`: rounds down to a multiple of `size`. Works on
 /// numbers, timespans and datetimes; a zero or negative size gives null.
-fn bin(value: Typed, size: Typed, span: kql::Span) -> Result<Typed, EngineError> {
+pub(super) fn bin(value: Typed, size: Typed, span: kql::Span) -> Result<Typed, EngineError> {
     match value.ty {
         KqlType::Datetime | KqlType::Timespan | KqlType::Long | KqlType::Int => {
             let size_ticks = cast(size.expr, DataType::Int64);

@@ -19,6 +19,7 @@ mod mv_apply;
 mod mv_expand;
 mod parse;
 mod percentiles;
+mod rolling;
 mod scalars;
 mod serialize;
 mod summarize;

@@ -66,14 +66,13 @@ pub(crate) const AGGREGATES: &[&str] = &[
     "varianceif",
     "stdevpif",
     "variancepif",
+    "tdigest",
+    "hll",
+    "hll_if",
 ];
 
 /// KQL aggregate functions this engine does not implement yet.
 const UNSUPPORTED_AGGREGATES: &[&str] = &[
-    "hll",
-    "hll_if",
-    "hll_merge",
-    "tdigest",
     "tdigest_merge",
     "buildschema",
     "count_distinct",
@@ -344,6 +343,43 @@ impl Planner<'_> {
                 let aggregate = agg::array_agg(expr);
                 Ok(single(
                     list_to_json(aggregate, value.ty, collection),
+                    out,
+                    KqlType::Dynamic,
+                ))
+            }
+            "hll" | "hll_if" => {
+                // NOTE: an exact digest: the distinct values themselves, so
+                // dcount_hll is exact and a digest grows with the values.
+                let value = self.arg(call, &args, 0, input)?;
+                let out = output_name("hll");
+                let mut expr = value.expr;
+                if name == "hll_if" {
+                    let predicate = self.arg(call, &args, 1, input)?;
+                    expr = when(to_bool(predicate), expr)
+                        .end()
+                        .map_err(EngineError::internal)?;
+                }
+                let aggregate = agg::array_agg(expr);
+                Ok(single(
+                    list_to_json(aggregate, value.ty, Collection::Set),
+                    out,
+                    KqlType::Dynamic,
+                ))
+            }
+            "tdigest" => {
+                // NOTE: an exact digest: every value with its weight, so
+                // percentile_tdigest gives the exact nearest-rank
+                // percentile, as `percentile` does.
+                let value = self.arg(call, &args, 0, input)?;
+                let weight = match args.get(1) {
+                    Some(_) => self.arg(call, &args, 1, input)?,
+                    None => Typed::new(lit(1i64), KqlType::Long),
+                };
+                let out = output_name("tdigest");
+                let pair = crate::functions::digest::pack_pair(value, weight);
+                let aggregate = agg::array_agg(pair);
+                Ok(single(
+                    list_to_json(aggregate, KqlType::Dynamic, Collection::List),
                     out,
                     KqlType::Dynamic,
                 ))

@@ -592,6 +592,9 @@ impl Planner<'_> {
                 (None, ExprKind::Name(ident)) if input.column(&ident.name).is_some() => {
                     ident.name.clone()
                 }
+                (None, _) if digest_column_name(&item.expr).is_some() => {
+                    digest_column_name(&item.expr).unwrap_or_default()
+                }
                 _ => {
                     let name = format!("{prefix}{unnamed}");
                     unnamed += 1;
@@ -1022,4 +1025,20 @@ fn union_relations(
         .filter_map(|(column, keep)| keep.then_some(column))
         .collect();
     Ok(Relation { plan, columns })
+}
+
+/// Names an unnamed `dcount_hll(d)` or `percentile_tdigest(d, ...)` column
+/// after the function and its digest column (`dcount_hll_d`), as Kusto
+/// does for these functions.
+fn digest_column_name(expr: &ast::Expr) -> Option<String> {
+    let ExprKind::Call(call) = &expr.kind else {
+        return None;
+    };
+    if !matches!(call.name.name.as_str(), "dcount_hll" | "percentile_tdigest") {
+        return None;
+    }
+    let ExprKind::Name(digest) = &call.args.first()?.value.kind else {
+        return None;
+    };
+    Some(format!("{}_{}", call.name.name, digest.name))
 }
