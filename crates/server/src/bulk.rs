@@ -15,6 +15,7 @@ use store::builder::TableBatchBuilder;
 
 use crate::app::{Shared, decoded_body, require, store_failure_reason};
 use crate::auth::Scope;
+use crate::bulk_body;
 
 /// The Elasticsearch version homesoc answers as; clients check the major.
 const COMPATIBLE_VERSION: &str = "8.17.0";
@@ -125,10 +126,7 @@ async fn handle(
     let now_ticks = engine::time::ticks_from_datetime(chrono::Utc::now());
     let mut builders: BTreeMap<&'static str, TableBatchBuilder> = BTreeMap::new();
     let mut items: Vec<(String, String, Item)> = Vec::new();
-    let mut lines = body
-        .split(|b| *b == b'\n')
-        .filter(|line| !line.iter().all(u8::is_ascii_whitespace));
-    while let Some(action_line) = lines.next() {
+    for action in bulk_body::actions(&body, default_index.as_deref()) {
         if items.len() >= limits.max_records {
             state.metrics.dropped(SOURCE, "too_many_records", 1);
             return with_product(crate::app::error(
@@ -140,31 +138,21 @@ async fn handle(
                 ),
             ));
         }
-        let action: Value = match serde_json::from_slice(action_line) {
+        let action = match action {
             Ok(action) => action,
             Err(err) => {
-                state.metrics.dropped(SOURCE, "bad_json", 1);
-                return with_product(bulk_error(&format!("an action line is not JSON: {err}")));
+                if let Some(reason) = err.reason {
+                    state.metrics.dropped(SOURCE, reason, 1);
+                }
+                return with_product(bulk_error(&err.message));
             }
         };
-        let Some((kind, meta)) = action.as_object().and_then(|o| o.iter().next()) else {
-            return with_product(bulk_error(
-                "an action line is not an object with one action",
-            ));
-        };
-        let kind = kind.clone();
-        let index = meta
-            .get("_index")
-            .and_then(Value::as_str)
-            .map(str::to_string)
-            .or_else(|| default_index.clone())
-            .unwrap_or_default();
-        if kind == "delete" {
-            state.metrics.received(SOURCE, 1);
+        state.metrics.received(SOURCE, 1);
+        let Some(document) = action.document else {
             state.metrics.dropped(SOURCE, "unsupported_action", 1);
             items.push((
-                kind,
-                index,
+                action.kind,
+                action.index,
                 Item::Refused(
                     400,
                     "illegal_argument_exception",
@@ -172,66 +160,40 @@ async fn handle(
                 ),
             ));
             continue;
-        }
-        let Some(document_line) = lines.next() else {
-            return with_product(bulk_error("the last action has no document line"));
         };
-        state.metrics.received(SOURCE, 1);
-        if kind != "index" && kind != "create" {
+        if action.kind != "index" && action.kind != "create" {
             state.metrics.dropped(SOURCE, "unsupported_action", 1);
+            let reason = format!(
+                "the {} action is not supported; use index or create",
+                action.kind
+            );
             items.push((
-                kind.clone(),
-                index,
-                Item::Refused(
-                    400,
-                    "illegal_argument_exception",
-                    format!("the {kind} action is not supported; use index or create"),
-                ),
+                action.kind,
+                action.index,
+                Item::Refused(400, "illegal_argument_exception", reason),
             ));
             continue;
         }
-        let item = match serde_json::from_slice::<Value>(document_line) {
+        let item = match bulk_body::document_row(document, limits.max_fields) {
             Err(err) => {
-                state.metrics.dropped(SOURCE, "bad_json", 1);
-                Item::Refused(
-                    400,
-                    "mapper_parsing_exception",
-                    format!("the document is not JSON: {err}"),
-                )
+                state.metrics.dropped(SOURCE, err.reason, 1);
+                Item::Refused(400, "mapper_parsing_exception", err.message)
             }
-            Ok(document)
-                if document
-                    .as_object()
-                    .is_some_and(|o| o.len() > limits.max_fields) =>
-            {
-                state.metrics.dropped(SOURCE, "too_many_fields", 1);
-                Item::Refused(
-                    400,
-                    "mapper_parsing_exception",
-                    format!("the document has more than {} fields", limits.max_fields),
-                )
-            }
-            Ok(document) => match ingest::winlogbeat::document_row(&document) {
-                Ok(row) => {
-                    let table = row.table();
-                    let builder = builders.entry(table.name).or_insert_with(|| {
-                        TableBatchBuilder::new(table, &batch_id, now_ticks, 1024)
-                    });
-                    match builder.append_row(&row) {
-                        Ok(()) => Item::Row { table: table.name },
-                        Err(err) => {
-                            state.metrics.dropped(SOURCE, "bad_time", 1);
-                            Item::Refused(400, "mapper_parsing_exception", err.to_string())
-                        }
+            Ok(row) => {
+                let table = row.table();
+                let builder = builders
+                    .entry(table.name)
+                    .or_insert_with(|| TableBatchBuilder::new(table, &batch_id, now_ticks, 1024));
+                match builder.append_row(&row) {
+                    Ok(()) => Item::Row { table: table.name },
+                    Err(err) => {
+                        state.metrics.dropped(SOURCE, "bad_time", 1);
+                        Item::Refused(400, "mapper_parsing_exception", err.to_string())
                     }
                 }
-                Err(err) => {
-                    state.metrics.dropped(SOURCE, err.reason(), 1);
-                    Item::Refused(400, "mapper_parsing_exception", err.to_string())
-                }
-            },
+            }
         };
-        items.push((kind, index, item));
+        items.push((action.kind, action.index, item));
     }
 
     // Append each table's rows; a table whose append fails fails its items.

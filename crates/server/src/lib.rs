@@ -20,6 +20,7 @@ pub mod api;
 pub mod app;
 pub mod auth;
 pub mod bulk;
+pub mod bulk_body;
 pub mod config;
 pub mod dcr;
 pub mod error;
