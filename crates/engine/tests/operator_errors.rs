@@ -63,9 +63,9 @@ fn pivot_limits_column_count() {
 
 #[test]
 fn unknown_plugin_is_named() {
-    let message = error_of("print x = 1 | evaluate rolling_percentile(x, 50, x, 1, 1)");
+    let message = error_of("print x = 1 | evaluate schema_merge()");
     assert!(
-        message.contains("`rolling_percentile` is not supported yet"),
+        message.contains("`schema_merge` is not supported yet"),
         "{message}"
     );
 }
