@@ -73,6 +73,50 @@ enum Outcome {
     Failed { cause: String, reason: String },
 }
 
+/// Cases whose documented output contradicts the function's definition or
+/// another documented example, with the reason; docs/kql.md ("Known
+/// differences from Kusto") gives the evidence. They still run and count
+/// in the baseline. The share of cases outside `geo` leaves them out.
+const DISPUTED: &[(&str, &str)] = &[
+    (
+        "base64-decode-toguid-function-1",
+        "swaps the third GUID group against the order of base64_encode_fromguid's example",
+    ),
+    (
+        "series-fill-linear-function-1",
+        "shows 74 and 38 where its other columns fill the same gaps with 73 and 36",
+    ),
+    (
+        "variancepif-aggregation-function-1",
+        "shows the sample variance (850), not the population variance (833)",
+    ),
+];
+
+/// Prints the share of passed cases outside the `geo` area, leaving out
+/// the failed cases of [`DISPUTED`].
+fn print_share_outside_geo(cases: &[Case], outcomes: &[Outcome]) {
+    let (mut passed, mut counted, mut disputed) = (0, 0, 0);
+    for (case, outcome) in cases.iter().zip(outcomes) {
+        if case.area == "geo" {
+            continue;
+        }
+        match outcome {
+            Outcome::Passed(_) => {
+                passed += 1;
+                counted += 1;
+            }
+            Outcome::Failed { .. } if DISPUTED.iter().any(|(id, _)| *id == case.id) => {
+                disputed += 1;
+            }
+            Outcome::Failed { .. } => counted += 1,
+        }
+    }
+    println!(
+        "outside geo: {passed} of {counted} cases passed ({:.1}%), not counting {disputed} failed cases whose documented output is disputed",
+        100.0 * passed as f64 / counted.max(1) as f64
+    );
+}
+
 #[test]
 fn conformance_cases() {
     let cases = load_cases();
@@ -90,6 +134,7 @@ fn conformance_cases() {
         cases.len(),
         elapsed.as_secs_f64()
     );
+    print_share_outside_geo(&cases, &outcomes);
 
     let report = failure_report(&cases, &outcomes);
     match fs::write(FAILURES_PATH, report) {
