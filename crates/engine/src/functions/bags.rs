@@ -270,7 +270,7 @@ fn json_path_steps(path: &str) -> Option<Vec<Value>> {
 /// `extract_json(path, json)`: the element of the JSON text at the
 /// JSONPath `path`, as text (a string without its quotes), or null when
 /// the path does not lead anywhere. The planner converts the text when a
-/// third argument `typeof(T)` asks for another type.
+/// third argument `typeof(T)` requests another type.
 fn extract_json(args: &[Value]) -> Value {
     let (Some(path), Some(mut value)) = (
         args[0].as_str().and_then(json_path_steps),

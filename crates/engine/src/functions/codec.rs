@@ -192,7 +192,7 @@ fn zlib_decompress(args: &[Value]) -> Value {
     })
 }
 
-/// The 16 bytes of a GUID in the order .NET's `Guid.ToByteArray` gives:
+/// Returns the 16 bytes of a GUID in the order of .NET's `Guid.ToByteArray`:
 /// the first three groups little-endian, the rest as written.
 fn guid_bytes(text: &str) -> Option<[u8; 16]> {
     let hex: String = text
@@ -308,7 +308,7 @@ mod tests {
     use serde_json::json;
 
     #[test]
-    fn short_text_compresses_to_stored_blocks_as_kusto_does() {
+    fn short_text_uses_stored_blocks() {
         assert_eq!(
             gzip_compress(&[json!("1234567890qwertyuiop")]),
             json!("H4sIAAAAAAAA/wEUAOv/MTIzNDU2Nzg5MHF3ZXJ0eXVpb3A6m7f2FAAAAA==")

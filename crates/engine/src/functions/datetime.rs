@@ -342,9 +342,10 @@ fn datetime_utc_to_local(args: &[serde_json::Value]) -> serde_json::Value {
 }
 
 /// `datetime_local_to_utc(dt, zone)`: the UTC instant of the wall-clock
-/// time `dt` in `zone`. A time that occurs twice (when clocks go back) is
-/// read in the later offset; a time that does not exist (when clocks go
-/// forward) is read in the offset after the change, as Kusto does.
+/// time `dt` in `zone`. A time that does not exist, because clocks go
+/// forward, is read in the offset after the change, as Kusto's example
+/// shows. NOTE: a time that occurs twice, because clocks go back, is read
+/// in the later offset; no Kusto example shows which offset Kusto picks.
 fn datetime_local_to_utc(args: &[serde_json::Value]) -> serde_json::Value {
     use chrono::{LocalResult, Offset as _, TimeZone as _};
     let (Some(ticks), Some(zone)) = (ticks_arg(&args[0]), zone_arg(&args[1])) else {
@@ -394,9 +395,9 @@ fn make_timespan(args: &[serde_json::Value]) -> serde_json::Value {
 
 /// `format_timespan(ts, format)` with the specifiers `d` to `dddddddd`
 /// (days, zero-padded to the count), `h`/`hh` and `H`/`HH` (hours),
-/// `m`/`mm`, `s`/`ss`, `f` to `fffffff` and `F` to `FFFFFFF` (fraction
-/// digits; `F` drops trailing zeros); any other character is copied. A
-/// negative timespan starts with `-`.
+/// `m`/`mm`, `s`/`ss`, and `f` to `fffffff` or `F` to `FFFFFFF` (fraction
+/// digits, where `F` drops trailing zeros). Any other character is copied,
+/// and a negative timespan starts with `-`.
 fn format_timespan(args: &[serde_json::Value]) -> serde_json::Value {
     let ticks = match &args[0] {
         serde_json::Value::String(text) => time::parse_timespan(text),
@@ -520,7 +521,7 @@ mod make_datetime_tests {
     }
 
     #[test]
-    fn local_times_in_a_spring_gap_use_the_later_offset() {
+    fn spring_gap_takes_later_offset() {
         let utc = |local: &str| {
             datetime_local_to_utc(&[json!(local), json!("Europe/Brussels")])
                 .as_i64()

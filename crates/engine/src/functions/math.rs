@@ -106,8 +106,9 @@ fn log_beta(a: f64, b: f64) -> f64 {
     libm::lgamma(a) + libm::lgamma(b) - libm::lgamma(a + b)
 }
 
-/// The density of the beta distribution with shape parameters `a` and `b`
-/// at `x`; NaN outside 0 ≤ x ≤ 1 or for a shape that is not positive.
+/// Returns the density of the beta distribution with shape parameters `a`
+/// and `b` at `x`. It is NaN outside 0 ≤ x ≤ 1 or for a shape that is not
+/// positive.
 fn beta_pdf(x: f64, a: f64, b: f64) -> f64 {
     if !(0.0..=1.0).contains(&x) || a <= 0.0 || b <= 0.0 {
         return f64::NAN;

@@ -16,7 +16,7 @@ use datafusion::logical_expr::{
     Expr, PartitionEvaluator, Signature, Volatility, WindowUDF, WindowUDFImpl,
 };
 
-/// Which scan a [`RowScan`] runs.
+/// The scan that a [`RowScan`] runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum RowScanKind {
     /// `row_cumsum(term [, restart])`: the running sum of `term`.

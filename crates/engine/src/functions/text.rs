@@ -511,6 +511,17 @@ fn parse_csv(args: &[Value]) -> Value {
     }
 }
 
+/// Reads the optional `start`, `length` and `occurrence` arguments of
+/// `indexof` and `indexof_regex` (defaults 0, -1 and 1); `None` when one is
+/// not an integer.
+fn search_args(args: &[Value]) -> Option<(i64, i64, i64)> {
+    let number = |index: usize, default: i64| match args.get(index) {
+        None => Some(default),
+        Some(value) => value.as_i64(),
+    };
+    Some((number(2, 0)?, number(3, -1)?, number(4, 1)?))
+}
+
 /// `indexof(text, lookup [, start [, length [, occurrence]]])`: the
 /// character index of the `occurrence`-th match of `lookup` that lies
 /// within `length` characters from where each search starts (`-1` for no
@@ -519,12 +530,7 @@ fn parse_csv(args: &[Value]) -> Value {
 fn index_of(args: &[Value]) -> Value {
     let text: Vec<char> = text_of(&args[0]).chars().collect();
     let lookup: Vec<char> = text_of(&args[1]).chars().collect();
-    let number = |index: usize, default: i64| match args.get(index) {
-        None => Some(default),
-        Some(value) => value.as_i64(),
-    };
-    let (Some(start), Some(length), Some(occurrence)) = (number(2, 0), number(3, -1), number(4, 1))
-    else {
+    let Some((start, length, occurrence)) = search_args(args) else {
         return Value::Null;
     };
     if occurrence < 1 {
@@ -567,12 +573,7 @@ fn index_of(args: &[Value]) -> Value {
 /// null, as does an invalid regex.
 fn index_of_regex(args: &[Value]) -> Value {
     let text = text_of(&args[0]);
-    let number = |index: usize, default: i64| match args.get(index) {
-        None => Some(default),
-        Some(value) => value.as_i64(),
-    };
-    let (Some(start), Some(length), Some(occurrence)) = (number(2, 0), number(3, -1), number(4, 1))
-    else {
+    let Some((start, length, occurrence)) = search_args(args) else {
         return Value::Null;
     };
     let (Ok(start), Ok(occurrence)) = (usize::try_from(start), usize::try_from(occurrence)) else {

@@ -592,14 +592,14 @@ impl Planner<'_> {
                 (None, ExprKind::Name(ident)) if input.column(&ident.name).is_some() => {
                     ident.name.clone()
                 }
-                (None, _) if digest_column_name(&item.expr).is_some() => {
-                    digest_column_name(&item.expr).unwrap_or_default()
-                }
-                _ => {
-                    let name = format!("{prefix}{unnamed}");
-                    unnamed += 1;
-                    name
-                }
+                _ => match digest_column_name(&item.expr) {
+                    Some(name) => name,
+                    None => {
+                        let name = format!("{prefix}{unnamed}");
+                        unnamed += 1;
+                        name
+                    }
+                },
             };
             let name = unique_name(&name, &mut used);
             exprs.push(typed.expr.alias(&name));
