@@ -1,5 +1,5 @@
-//! Errors of `mv-apply`, `make-series` and the `evaluate` plugins: each
-//! bad query fails with a message that names the problem and the fix.
+//! Errors of `mv-apply`, `make-series`, `top-nested` and the `evaluate`
+//! plugins: each bad query fails with a message that names the problem and the fix.
 
 use std::time::Duration;
 
@@ -90,4 +90,22 @@ fn make_series_limits_length() {
         message.contains("more than the limit of 1048576"),
         "{message}"
     );
+}
+
+#[test]
+fn top_nested_others_value_type_is_checked() {
+    let message = error_of(
+        r#"datatable(k: long, v: long) [1, 2] | top-nested 1 of k with others = "rest" by sum(v)"#,
+    );
+    assert!(
+        message.contains("the `with others` value is of type string"),
+        "{message}"
+    );
+    assert!(message.contains("give a value of type long"), "{message}");
+}
+
+#[test]
+fn top_nested_count_must_not_be_negative() {
+    let message = error_of("datatable(k: long) [1] | top-nested -1 of k by count()");
+    assert!(message.contains("must not be negative"), "{message}");
 }

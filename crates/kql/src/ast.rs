@@ -237,10 +237,30 @@ pub enum OperatorKind {
     Render(Ident),
     /// `sample N`.
     Sample(Expr),
-    /// `top-nested`, `scan` and other operators
+    /// `top-nested [N] of ... by ..., top-nested ...`: one level per clause,
+    /// outermost first.
+    TopNested(Vec<TopNestedLevel>),
+    /// `scan`, `reduce` and other operators
     /// the parser recognises but does not model yet: the name and the raw
     /// text after it, so the engine can report "not supported" with a span.
     Unsupported { name: String, text: String },
+}
+
+/// One clause of `top-nested`:
+/// `[N] of [Name =] Expr [with others = Const] by [Name =] Aggregation [asc|desc]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TopNestedLevel {
+    /// How many values of `of` to keep per parent value; all when absent.
+    pub count: Option<Expr>,
+    /// The value that partitions the rows at this level.
+    pub of: NamedExpr,
+    /// The value of the extra row that aggregates the values left out.
+    pub others: Option<Expr>,
+    /// The aggregation that ranks the values.
+    pub by: NamedExpr,
+    /// True for `asc`: keep the smallest aggregates instead of the largest.
+    pub ascending: bool,
+    pub span: Span,
 }
 
 #[derive(Debug, Clone, PartialEq)]

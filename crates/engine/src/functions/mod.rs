@@ -8,6 +8,7 @@ pub mod bags;
 pub mod codec;
 pub mod convert;
 pub mod datetime;
+pub mod decompose;
 pub mod digest;
 pub mod dynamic;
 pub mod expand;
@@ -77,6 +78,7 @@ pub fn json_functions() -> impl Iterator<Item = &'static JsonFunction> {
         .chain(url::URL_FUNCTIONS)
         .chain(datetime::DATETIME_FUNCTIONS)
         .chain(series::SERIES_FUNCTIONS)
+        .chain(decompose::DECOMPOSE_FUNCTIONS)
         .chain(math::MATH_FUNCTIONS)
         .chain(codec::CODEC_FUNCTIONS)
         .chain(digest::DIGEST_FUNCTIONS)

@@ -121,6 +121,9 @@ impl Planner<'_> {
                 call.name.span,
             )));
         }
+        if let Some(error) = super::multi_output::nested_multi_output_error(call) {
+            return Err(error);
+        }
         if let Some(Binding::Function(function)) = self.lookup(name) {
             let ast::LetBody::Scalar(body) = &function.body else {
                 return Err(EngineError::semantic(Diagnostic::new(
@@ -806,6 +809,15 @@ impl Planner<'_> {
             _ if f::json_function(name).is_some() => {
                 let function = f::json_function(name).expect("checked by the guard");
                 self.arity(call, function.min_args, function.max_args)?;
+                for (index, arg) in call.args.iter().enumerate() {
+                    if let ExprKind::Literal(ast::Literal::String(text)) = &arg.value.kind {
+                        f::decompose::check_text_argument(name, index, text).map_err(
+                            |message| {
+                                EngineError::semantic(Diagnostic::new(message, arg.value.span))
+                            },
+                        )?;
+                    }
+                }
                 let json_args = args.into_iter().map(f::to_dynamic).collect();
                 Typed::new(
                     f::dynamic::json_call(name, function.returns, function.body, json_args),

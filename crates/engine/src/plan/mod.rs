@@ -15,6 +15,7 @@ mod externaldata;
 mod functions;
 mod join;
 mod make_series;
+mod multi_output;
 mod mv_apply;
 mod mv_expand;
 mod parse;
@@ -25,6 +26,7 @@ mod serialize;
 mod summarize;
 mod syntax;
 mod tabular;
+mod top_nested;
 
 pub use barrier::computed_once;
 pub use expr::coerce_to;
@@ -392,6 +394,11 @@ pub fn function_names() -> Vec<&'static str> {
         .iter()
         .copied()
         .chain(crate::functions::json_functions().map(|function| function.name))
+        .chain(
+            crate::functions::decompose::MULTI_OUTPUT_FUNCTIONS
+                .iter()
+                .map(|function| function.name),
+        )
         .chain(summarize::AGGREGATES.iter().copied())
         .collect();
     names.sort_unstable();

@@ -639,7 +639,7 @@ pub(crate) fn plain_name(expr: &ast::Expr) -> Option<String> {
 
 /// Names an unnamed `by` key: the column it reads (`bin(T, 1h)` keeps `T`),
 /// else `Column1`, `Column2`, ...
-fn default_key_name(expr: &ast::Expr, position: usize) -> String {
+pub(crate) fn default_key_name(expr: &ast::Expr, position: usize) -> String {
     match &strip_parens(expr).kind {
         ExprKind::Name(ident) => ident.name.clone(),
         ExprKind::Call(call) => call

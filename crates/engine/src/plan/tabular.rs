@@ -556,6 +556,7 @@ impl Planner<'_> {
             OperatorKind::MakeSeries(spec) => self.plan_make_series(input, spec, operator.span),
             OperatorKind::Evaluate(evaluate) => self.plan_evaluate(input, evaluate, operator.span),
             OperatorKind::ProjectByNames(items) => self.project_by_names(input, items),
+            OperatorKind::TopNested(levels) => self.plan_top_nested(input, levels),
             OperatorKind::Parse(spec) => self.plan_parse(input, spec, false, operator.span),
             OperatorKind::ParseWhere(spec) => self.plan_parse(input, spec, true, operator.span),
             OperatorKind::ParseKv(spec) => self.plan_parse_kv(input, spec),
@@ -581,11 +582,12 @@ impl Planner<'_> {
         prefix: &str,
         one_based: bool,
     ) -> Result<Relation, EngineError> {
+        let items = super::multi_output::expand_multi_output(items)?;
         let mut exprs = Vec::new();
         let mut columns = Vec::new();
         let mut used = HashSet::new();
         let mut unnamed = if one_based { 1 } else { 0 };
-        for item in items {
+        for item in items.iter() {
             let typed = self.plan_expr(&item.expr, &input)?;
             let name = match (item.names.first(), &item.expr.kind) {
                 (Some(name), _) => name.name.clone(),
@@ -623,7 +625,8 @@ impl Planner<'_> {
         // items are planned one at a time, each over the previous result.
         let input_width = input.columns.len();
         let mut current = input;
-        for item in items {
+        let items = super::multi_output::expand_multi_output(items)?;
+        for item in items.iter() {
             let outer_width = self.extend_input_width.replace(input_width);
             let typed = self.plan_expr(&item.expr, &current);
             self.extend_input_width = outer_width;

@@ -4,7 +4,7 @@ use super::{PResult, Parser};
 use crate::ast::{
     Evaluate, Expr, ExprKind, Ident, Join, JoinCondition, Literal, MakeSeries, MvApply, MvExpand,
     MvExpandColumn, Operator, OperatorKind, OutputSchema, Parse, ParseKv, ParsePart,
-    ProjectReorderItem, SeriesAggregate, SortKey, Source, Summarize, TabularExpr,
+    ProjectReorderItem, SeriesAggregate, SortKey, Source, Summarize, TabularExpr, TopNestedLevel,
 };
 use crate::diagnostic::Diagnostic;
 use crate::lexer::{self, TokenKind};
@@ -13,7 +13,6 @@ use crate::span::Span;
 /// Operators the parser recognises but does not model. They parse to
 /// [`OperatorKind::Unsupported`] with their raw text.
 const UNMODELED_OPERATORS: &[&str] = &[
-    "top-nested",
     "top-hitters",
     "scan",
     "reduce",
@@ -151,6 +150,7 @@ impl Parser<'_> {
                 OperatorKind::Render(chart)
             }
             "sample" => OperatorKind::Sample(self.parse_expr()?),
+            "top-nested" => OperatorKind::TopNested(self.parse_top_nested()?),
             other if UNMODELED_OPERATORS.contains(&other) => OperatorKind::Unsupported {
                 name: other.to_string(),
                 text: self.scan_operator_text()?,
@@ -375,6 +375,55 @@ impl Parser<'_> {
             Vec::new()
         };
         Ok(Summarize { aggregates, by })
+    }
+
+    /// Parses the clauses of `top-nested` after the operator name. Clauses
+    /// after the first may repeat the `top-nested` keyword or leave it out.
+    fn parse_top_nested(&mut self) -> PResult<Vec<TopNestedLevel>> {
+        let mut levels = Vec::new();
+        loop {
+            let start = self.next_start()?;
+            let count = if self.at_word("of")? {
+                None
+            } else {
+                Some(self.parse_expr()?)
+            };
+            self.expect_word("of", "after the `top-nested` count")?;
+            let of = self.parse_named_expr()?;
+            let others = if self.eat_word("with")? {
+                self.expect_word("others", "after `with` in `top-nested`")?;
+                self.expect(&TokenKind::Assign, "after `with others`")?;
+                Some(self.parse_expr()?)
+            } else {
+                None
+            };
+            self.expect_word("by", "before the `top-nested` aggregation")?;
+            let by = self.parse_named_expr()?;
+            let ascending = if self.eat_word("asc")? {
+                true
+            } else {
+                self.eat_word("desc")?;
+                false
+            };
+            levels.push(TopNestedLevel {
+                count,
+                of,
+                others,
+                by,
+                ascending,
+                span: self.span_from(start),
+            });
+            if !self.eat(&TokenKind::Comma)? {
+                return Ok(levels);
+            }
+            let next = lexer::skip_trivia(self.src, self.pos);
+            let keyword = "top-nested";
+            if self.src[next..].starts_with(keyword)
+                && !self.src[next + keyword.len()..].starts_with(lexer::is_ident_char)
+            {
+                self.advance_to(next + keyword.len());
+            }
+        }
     }
 
     /// Parses `expr [asc|desc] [nulls first|last], ...`.

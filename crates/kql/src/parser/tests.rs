@@ -889,18 +889,49 @@ fn evaluate_invoke_as_serialize_render() {
 
 #[test]
 fn unmodeled_operators_keep_raw_text() {
-    let all = ops("T | top-nested 3 of a by n = count() | scan with (step s: x > 1;) | take 1");
+    let all = ops("T | reduce by Text with threshold=0.5 | scan with (step s: x > 1;) | take 1");
     assert_eq!(all.len(), 3);
     let OperatorKind::Unsupported { name, text } = &all[0] else {
         panic!("expected unsupported");
     };
-    assert_eq!(name, "top-nested");
-    assert_eq!(text, "3 of a by n = count()");
+    assert_eq!(name, "reduce");
+    assert_eq!(text, "by Text with threshold=0.5");
     let OperatorKind::Unsupported { name, text } = &all[1] else {
         panic!("expected unsupported");
     };
     assert_eq!(name, "scan");
     assert_eq!(text, "with (step s: x > 1;)");
+}
+
+#[test]
+fn top_nested_parses_levels() {
+    let OperatorKind::TopNested(levels) = single_op(
+        "T | top-nested 3 of a with others = \"rest\" by n = count(), top-nested of V = bin(t, 1h) by max(x) asc, 2 of b by sum(y) desc",
+    ) else {
+        panic!("expected top-nested");
+    };
+    assert_eq!(levels.len(), 3);
+    assert_eq!(levels[0].count.as_ref().map(sexpr).as_deref(), Some("3"));
+    assert_eq!(sexpr(&levels[0].of.expr), "a");
+    assert_eq!(
+        levels[0].others.as_ref().map(sexpr).as_deref(),
+        Some("\"rest\"")
+    );
+    assert_eq!(levels[0].by.names[0].name, "n");
+    assert!(!levels[0].ascending);
+    assert!(levels[1].count.is_none());
+    assert_eq!(levels[1].of.names[0].name, "V");
+    assert!(levels[1].ascending);
+    assert_eq!(sexpr(&levels[2].of.expr), "b");
+    assert!(!levels[2].ascending);
+}
+
+#[test]
+fn top_nested_needs_of_and_by() {
+    let error = parse_err("T | top-nested 3 a by count()");
+    assert!(error.message.contains("`of`"), "{}", error.message);
+    let error = parse_err("T | top-nested 3 of a count()");
+    assert!(error.message.contains("`by`"), "{}", error.message);
 }
 
 #[test]
