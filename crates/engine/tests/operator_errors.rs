@@ -109,3 +109,9 @@ fn top_nested_count_must_not_be_negative() {
     let message = error_of("datatable(k: long) [1] | top-nested -1 of k by count()");
     assert!(message.contains("must not be negative"), "{message}");
 }
+
+#[test]
+fn union_without_isfuzzy_names_missing_table() {
+    let message = error_of("union (print a = 1), (NoSuchTable | where a > 0)");
+    assert!(message.contains("unknown table `NoSuchTable`"), "{message}");
+}

@@ -307,7 +307,8 @@ impl Planner<'_> {
         match list {
             InList::Tabular(tabular) => Ok(Some(self.plan_tabular(tabular)?)),
             InList::Values(values) => match values.as_slice() {
-                [single] => match &single.kind {
+                // `in ((T))`: parentheses around a tabular name change nothing.
+                [single] => match &super::summarize::strip_parens(single).kind {
                     ExprKind::Name(ident) if self.is_tabular_name(&ident.name) => {
                         let tabular = ast::TabularExpr {
                             source: ast::Source::Table(ident.clone()),

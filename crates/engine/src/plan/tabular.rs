@@ -206,6 +206,17 @@ impl Planner<'_> {
                 Err(err) => Err(err),
             };
         }
+        // A fuzzy union also drops a pipeline leg that starts at a table
+        // that does not exist, as Sentinel rules expect of
+        // `union isfuzzy=true (T1 | ...), (T2 | ...)`.
+        if let Source::Table(ident) = &leg.source
+            && fuzzy
+            && !ident.name.contains('*')
+            && self.lookup(&ident.name).is_none()
+            && self.catalog.table(&ident.name).is_none()
+        {
+            return Ok(Vec::new());
+        }
         let relation = self.plan_tabular(leg)?;
         // A leg that ends with `as Name` is named `Name` in `withsource=`.
         let name = match leg.operators.last().map(|o| &o.kind) {
