@@ -1,4 +1,6 @@
-//! `evaluate` plugins: `bag_unpack`, `pivot` and `rows_near`.
+//! `evaluate` plugins: `bag_unpack`, `pivot` and `rows_near`; the IP
+//! lookups are in [`super::ip_lookup`] and `rolling_percentile` in
+//! [`super::rolling`].
 //!
 //! `bag_unpack` and `pivot` make columns whose names come from the data.
 //! Their columns are found by running their input first (see
@@ -14,6 +16,7 @@ use kql::{Diagnostic, KqlType, Span};
 
 use super::discovery::{ColumnRequest, Discovered, RequestKind, operator_key};
 use super::functions::constant_string;
+use super::ip_lookup::Family;
 use super::syntax::{call_expr, named};
 use super::{Column, Planner, Relation, column_expr, project};
 use crate::error::EngineError;
@@ -63,13 +66,15 @@ impl Planner<'_> {
             "pivot" => self.plan_pivot(input, &evaluate.call, span),
             "rows_near" => self.plan_rows_near(input, &evaluate.call),
             "rolling_percentile" => self.plan_rolling_percentile(input, &evaluate.call),
+            "ipv4_lookup" => self.plan_ip_lookup(input, &evaluate.call, Family::V4),
+            "ipv6_lookup" => self.plan_ip_lookup(input, &evaluate.call, Family::V6),
             _ => Err(EngineError::not_supported(
                 Diagnostic::new(
                     format!("the `evaluate` plugin `{name}` is not supported yet"),
                     evaluate.call.name.span,
                 )
                 .with_help(
-                    "homesoc supports the plugins bag_unpack, pivot, rows_near and rolling_percentile",
+                    "homesoc supports the plugins bag_unpack, pivot, rows_near, rolling_percentile, ipv4_lookup and ipv6_lookup",
                 ),
             )),
         }

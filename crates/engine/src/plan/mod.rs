@@ -13,6 +13,7 @@ mod evaluate;
 mod expr;
 mod externaldata;
 mod functions;
+mod ip_lookup;
 mod join;
 mod make_series;
 mod multi_output;
