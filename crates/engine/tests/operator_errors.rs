@@ -1,4 +1,4 @@
-//! Errors of `mv-apply`, `make-series`, `top-nested` and the `evaluate`
+//! Errors of `mv-apply`, `make-series`, `top-nested`, `reduce` and the `evaluate`
 //! plugins: each bad query fails with a message that names the problem and the fix.
 
 use std::time::Duration;
@@ -114,4 +114,10 @@ fn top_nested_count_must_not_be_negative() {
 fn union_without_isfuzzy_names_missing_table() {
     let message = error_of("union (print a = 1), (NoSuchTable | where a > 0)");
     assert!(message.contains("unknown table `NoSuchTable`"), "{message}");
+}
+
+#[test]
+fn reduce_threshold_must_be_a_share() {
+    let message = error_of("print a = 1 | reduce by a with threshold=2");
+    assert!(message.contains("between 0 and 1"), "{message}");
 }

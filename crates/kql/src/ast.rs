@@ -237,13 +237,28 @@ pub enum OperatorKind {
     Render(Ident),
     /// `sample N`.
     Sample(Expr),
+    /// `reduce [kind=source] by Expr [with threshold=T, characters=C]`.
+    Reduce(Reduce),
     /// `top-nested [N] of ... by ..., top-nested ...`: one level per clause,
     /// outermost first.
     TopNested(Vec<TopNestedLevel>),
-    /// `scan`, `reduce` and other operators
+    /// `scan`, `partition` and other operators
     /// the parser recognises but does not model yet: the name and the raw
     /// text after it, so the engine can report "not supported" with a span.
     Unsupported { name: String, text: String },
+}
+
+/// The parts of `reduce`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reduce {
+    /// `kind=source`: keep the input rows and add their pattern.
+    pub kind: Option<Ident>,
+    /// The text to group into patterns.
+    pub by: Expr,
+    /// `threshold=`: the smallest share of rows that makes a pattern.
+    pub threshold: Option<Expr>,
+    /// `characters=`: characters that do not break a term.
+    pub characters: Option<Expr>,
 }
 
 /// One clause of `top-nested`:

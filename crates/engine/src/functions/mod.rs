@@ -18,6 +18,7 @@ pub mod ipv6;
 pub mod math;
 pub mod parse;
 pub mod parse_kv;
+pub mod patterns;
 pub mod percentile;
 pub mod rows;
 pub mod series;
@@ -79,6 +80,7 @@ pub fn json_functions() -> impl Iterator<Item = &'static JsonFunction> {
         .chain(datetime::DATETIME_FUNCTIONS)
         .chain(series::SERIES_FUNCTIONS)
         .chain(decompose::DECOMPOSE_FUNCTIONS)
+        .chain(patterns::PATTERN_FUNCTIONS)
         .chain(math::MATH_FUNCTIONS)
         .chain(codec::CODEC_FUNCTIONS)
         .chain(digest::DIGEST_FUNCTIONS)

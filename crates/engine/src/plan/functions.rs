@@ -831,6 +831,7 @@ impl Planner<'_> {
                     .chain(super::scalars::NAMES.iter().copied())
                     .chain(f::json_functions().map(|function| function.name))
                     .chain(f::math::REAL_FUNCTIONS.iter().map(|function| function.name))
+                    .filter(|known| !known.starts_with("__"))
                     .collect();
                 let mut diagnostic =
                     Diagnostic::new(format!("unknown function `{name}`"), call.name.span);

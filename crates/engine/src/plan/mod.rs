@@ -21,6 +21,7 @@ mod mv_apply;
 mod mv_expand;
 mod parse;
 mod percentiles;
+mod reduce;
 mod rolling;
 mod scalars;
 mod serialize;
@@ -402,6 +403,7 @@ pub fn function_names() -> Vec<&'static str> {
         )
         .chain(summarize::AGGREGATES.iter().copied())
         .collect();
+    names.retain(|name| !name.starts_with("__"));
     names.sort_unstable();
     names.dedup();
     names

@@ -568,6 +568,7 @@ impl Planner<'_> {
             OperatorKind::Evaluate(evaluate) => self.plan_evaluate(input, evaluate, operator.span),
             OperatorKind::ProjectByNames(items) => self.project_by_names(input, items),
             OperatorKind::TopNested(levels) => self.plan_top_nested(input, levels),
+            OperatorKind::Reduce(spec) => self.plan_reduce(input, spec, operator.span),
             OperatorKind::Parse(spec) => self.plan_parse(input, spec, false, operator.span),
             OperatorKind::ParseWhere(spec) => self.plan_parse(input, spec, true, operator.span),
             OperatorKind::ParseKv(spec) => self.plan_parse_kv(input, spec),

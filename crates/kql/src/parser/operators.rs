@@ -4,7 +4,8 @@ use super::{PResult, Parser};
 use crate::ast::{
     Evaluate, Expr, ExprKind, Ident, Join, JoinCondition, Literal, MakeSeries, MvApply, MvExpand,
     MvExpandColumn, Operator, OperatorKind, OutputSchema, Parse, ParseKv, ParsePart,
-    ProjectReorderItem, SeriesAggregate, SortKey, Source, Summarize, TabularExpr, TopNestedLevel,
+    ProjectReorderItem, Reduce, SeriesAggregate, SortKey, Source, Summarize, TabularExpr,
+    TopNestedLevel,
 };
 use crate::diagnostic::Diagnostic;
 use crate::lexer::{self, TokenKind};
@@ -15,7 +16,6 @@ use crate::span::Span;
 const UNMODELED_OPERATORS: &[&str] = &[
     "top-hitters",
     "scan",
-    "reduce",
     "project-smart",
     "partition",
     "facet",
@@ -151,6 +151,7 @@ impl Parser<'_> {
             }
             "sample" => OperatorKind::Sample(self.parse_expr()?),
             "top-nested" => OperatorKind::TopNested(self.parse_top_nested()?),
+            "reduce" => OperatorKind::Reduce(self.parse_reduce()?),
             other if UNMODELED_OPERATORS.contains(&other) => OperatorKind::Unsupported {
                 name: other.to_string(),
                 text: self.scan_operator_text()?,
@@ -375,6 +376,44 @@ impl Parser<'_> {
             Vec::new()
         };
         Ok(Summarize { aggregates, by })
+    }
+
+    /// Parses `reduce [kind=...] by Expr [with threshold=T, characters=C]`
+    /// after the operator name.
+    fn parse_reduce(&mut self) -> PResult<Reduce> {
+        let kind = if self.eat_option("kind")? {
+            Some(self.parse_ident("after `kind=`")?)
+        } else {
+            None
+        };
+        self.expect_word("by", "after `reduce`")?;
+        let by = self.parse_expr()?;
+        let mut threshold = None;
+        let mut characters = None;
+        if self.eat_word("with")? {
+            loop {
+                if self.eat_option("threshold")? {
+                    threshold = Some(self.parse_expr()?);
+                } else if self.eat_option("characters")? {
+                    characters = Some(self.parse_expr()?);
+                } else {
+                    let token = self.peek()?;
+                    return Err(self.unexpected(
+                        &token,
+                        "`threshold=` or `characters=` after `reduce ... with`",
+                    ));
+                }
+                if !self.eat(&TokenKind::Comma)? {
+                    break;
+                }
+            }
+        }
+        Ok(Reduce {
+            kind,
+            by,
+            threshold,
+            characters,
+        })
     }
 
     /// Parses the clauses of `top-nested` after the operator name. Clauses

@@ -889,13 +889,13 @@ fn evaluate_invoke_as_serialize_render() {
 
 #[test]
 fn unmodeled_operators_keep_raw_text() {
-    let all = ops("T | reduce by Text with threshold=0.5 | scan with (step s: x > 1;) | take 1");
+    let all = ops("T | partition by k (take 1) | scan with (step s: x > 1;) | take 1");
     assert_eq!(all.len(), 3);
     let OperatorKind::Unsupported { name, text } = &all[0] else {
         panic!("expected unsupported");
     };
-    assert_eq!(name, "reduce");
-    assert_eq!(text, "by Text with threshold=0.5");
+    assert_eq!(name, "partition");
+    assert_eq!(text, "by k (take 1)");
     let OperatorKind::Unsupported { name, text } = &all[1] else {
         panic!("expected unsupported");
     };
@@ -924,6 +924,22 @@ fn top_nested_parses_levels() {
     assert!(levels[1].ascending);
     assert_eq!(sexpr(&levels[2].of.expr), "b");
     assert!(!levels[2].ascending);
+}
+
+#[test]
+fn reduce_parses_options() {
+    let OperatorKind::Reduce(reduce) =
+        single_op("T | reduce by Text with threshold=0.2, characters=\":=\"")
+    else {
+        panic!("expected reduce");
+    };
+    assert_eq!(sexpr(&reduce.by), "Text");
+    assert_eq!(reduce.threshold.as_ref().map(sexpr).as_deref(), Some("0.2"));
+    assert_eq!(
+        reduce.characters.as_ref().map(sexpr).as_deref(),
+        Some("\":=\"")
+    );
+    assert!(reduce.kind.is_none());
 }
 
 #[test]
