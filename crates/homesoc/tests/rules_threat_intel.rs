@@ -218,7 +218,7 @@ fn cidr_indicator_contains_address() {
 
 #[test]
 fn file_hash_indicator_raises_alert() {
-    // The feed lists the hash in lower case; Sysmon writes upper case.
+    // The feed lists the hash in lower case, and Sysmon writes upper case.
     let indicator = BLOCKED_SHA256.to_ascii_lowercase();
     let data = workspace_with_values(CERTUTIL_DOWNLOAD, &[&indicator], "100");
 
@@ -288,8 +288,8 @@ fn url_indicator_raises_alert() {
 
 #[test]
 fn domain_indicators_raise_alerts() {
-    // The connection's host name in other case, and the host of URLs in
-    // command lines.
+    // The feed lists the connection's host name in upper case, and the host
+    // of URLs in command lines.
     let upper_host = GOOGLE_HOST.to_ascii_uppercase();
     let data = workspace_with_values(
         ATOMIC_RED_TEAM,
@@ -378,8 +378,8 @@ fn confidence_fifty_values_raise_nothing() {
 
 #[test]
 fn absent_values_raise_nothing() {
-    // Each value differs from one in the file by one character, or is only
-    // the host of the downloaded URL.
+    // Each value is a near miss: the hash with its last digit changed, the
+    // URL cut short or extended, and the URL of the host alone.
     let other_hash = format!("{}0", &BLOCKED_SHA256[..63]);
     let data = workspace_with_values(
         CERTUTIL_DOWNLOAD,
@@ -387,8 +387,18 @@ fn absent_values_raise_nothing() {
             &other_hash,
             "http://192.168.158.128:8000/calc.ex",
             "http://192.168.158.128:8000/calc.exe.bak",
+            "http://192.168.158.128:8000/",
         ],
         "100",
+    );
+    let count = |kql: &str| query(data.path(), kql).scalar_u64();
+    assert_eq!(
+        count("ThreatIntelligenceIndicator | where isnotempty(FileHashValue) | count"),
+        1
+    );
+    assert_eq!(
+        count("ThreatIntelligenceIndicator | where isnotempty(Url) | count"),
+        3
     );
     let hunt = retro_hunt(data.path());
     for rule_id in [TI_FILE_HASH_RULE_ID, TI_URL_RULE_ID] {
@@ -407,6 +417,11 @@ fn absent_values_raise_nothing() {
         ],
         "100",
     );
+    let domains = query(
+        data.path(),
+        "ThreatIntelligenceIndicator | where isnotempty(DomainName) | count",
+    );
+    assert_eq!(domains.scalar_u64(), 3);
     let hunt = retro_hunt(data.path());
     assert_eq!(
         run_of(&hunt, TI_DOMAIN_RULE_ID)["resultRows"],
