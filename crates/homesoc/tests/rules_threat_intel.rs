@@ -18,6 +18,10 @@ const TI_DOMAIN_RULE_ID: &str = "9ca54ec8-97e6-48c5-894b-47036b9b1a7d";
 const TI_FILE_HASH_RULE_ID: &str = "41715e47-a090-4ba2-af49-edb7ce927f96";
 const TI_URL_RULE_ID: &str = "aebb0b13-dfa5-44ea-9274-1c66f0c33bb4";
 
+/// 54 failed Kerberos pre-authentications (4771) on rootdc1.offsec.lan,
+/// whose client address Windows logs as ::ffff:10.23.123.11.
+const KERBEROS_GUESSING: &str = "EVTX-to-MITRE-Attack__TA0006-Credential_Access__T1110.xxx-Brut_force__ID4771-Kerberos_brutforce_with_valid_user.evtx";
+
 /// Seven Sysmon records of DESKTOP-VQBONAV on 2022-08-29: certutil.exe
 /// (event 1) downloads `CERTUTIL_URL`, and Sysmon blocks the written
 /// executable three times (event 27), each record with `Hashes` listing
@@ -111,7 +115,7 @@ fn stored_details(data_dir: &std::path::Path, rule_id: &str) -> Vec<Vec<Value>> 
          | extend Details = parse_json(tostring(parse_json(ExtendedProperties)['Custom Details'])) \
          | project Indicator = tostring(Details.Indicator[0]), Matched = tostring(Details.MatchedValue[0]), \
            Events = tostring(Details.Events[0]), Source = tostring(Details.IndicatorSource[0]) \
-         | order by Matched asc",
+         | order by Matched asc, Indicator asc",
         kql_string(rule_id)
     );
     query(data_dir, &kql).rows
@@ -214,6 +218,39 @@ fn cidr_indicator_contains_address() {
     assert_eq!(hunt["alerts"].as_array().unwrap().len(), 1, "{hunt:#}");
     let stored = stored_details(data.path(), TI_RULE_ID);
     assert_eq!(stored, [["192.168.198.0/24", GUESSING_IP, "3561", "lab"]]);
+}
+
+#[test]
+fn mapped_address_matches_ipv4_indicator() {
+    let data = workspace_with_values(KERBEROS_GUESSING, &["10.23.123.11", "10.23.0.0/16"], "100");
+    let mapped = query(
+        data.path(),
+        "SecurityEvent | where IpAddress == '::ffff:10.23.123.11' | count",
+    );
+    assert_eq!(mapped.scalar_u64(), 54);
+
+    let hunt = retro_hunt(data.path());
+    let mut names: Vec<&str> = alerts_of(&hunt, TI_RULE_ID)
+        .iter()
+        .map(|alert| alert["displayName"].as_str().unwrap())
+        .collect();
+    names.sort_unstable();
+    assert_eq!(
+        names,
+        [
+            "10.23.123.11 on rootdc1.offsec.lan matches threat-intelligence address 10.23.0.0/16 of lab",
+            "10.23.123.11 on rootdc1.offsec.lan matches threat-intelligence address 10.23.123.11 of lab",
+        ],
+        "{hunt:#}"
+    );
+    let stored = stored_details(data.path(), TI_RULE_ID);
+    assert_eq!(
+        stored,
+        [
+            ["10.23.0.0/16", "10.23.123.11", "54", "lab"],
+            ["10.23.123.11", "10.23.123.11", "54", "lab"],
+        ]
+    );
 }
 
 #[test]
