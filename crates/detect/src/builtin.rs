@@ -3,8 +3,9 @@
 //!
 //! The pack covers a Windows host exposed over RDP: password guessing,
 //! a guess that worked, new services, suspicious command lines, cleared
-//! logs, new accounts and privileged group changes, and event addresses
-//! that a trusted threat-intelligence feed lists.
+//! logs, new accounts and privileged group changes, and event addresses,
+//! domain names, URLs and file hashes that a trusted threat-intelligence
+//! feed lists.
 
 use std::path::PathBuf;
 
@@ -37,8 +38,20 @@ pub const BUILTIN_RULE_FILES: &[(&str, &str)] = &[
         include_str!("../rules/suspicious-process.yaml"),
     ),
     (
+        "ti-domain-confidence-100.yaml",
+        include_str!("../rules/ti-domain-confidence-100.yaml"),
+    ),
+    (
+        "ti-file-hash-confidence-100.yaml",
+        include_str!("../rules/ti-file-hash-confidence-100.yaml"),
+    ),
+    (
         "ti-ip-confidence-100.yaml",
         include_str!("../rules/ti-ip-confidence-100.yaml"),
+    ),
+    (
+        "ti-url-confidence-100.yaml",
+        include_str!("../rules/ti-url-confidence-100.yaml"),
     ),
 ];
 

@@ -92,7 +92,7 @@ fn schedule_runs_each_instant_once() {
     let listed = run_json(data_dir, &["rules", "list", "--json"]);
     let listed = listed.as_array().unwrap();
     let builtin_count = listed.iter().filter(|rule| rule["builtin"] == true).count();
-    assert_eq!(builtin_count, 7, "the built-in pack has seven rules");
+    assert_eq!(builtin_count, 10, "the built-in pack has ten rules");
     let brute_force = listed
         .iter()
         .find(|rule| rule["id"] == BUILTIN_BRUTE_FORCE)
@@ -120,7 +120,7 @@ fn schedule_runs_each_instant_once() {
     let first = schedule("2016-09-19T17:00:00Z");
     assert_eq!(runs_of(&first, OVERLAP_RULE_ID).len(), 6);
     assert_eq!(runs_of(&first, BUILTIN_BRUTE_FORCE).len(), 0, "disabled");
-    assert_eq!(first["summary"]["runs"], 6 + 6, "{first:#}");
+    assert_eq!(first["summary"]["runs"], 6 + 9, "{first:#}");
     assert_eq!(first["summary"]["failed"], 0, "{first:#}");
     let alerts = first["alerts"].as_array().unwrap();
     assert_eq!(alerts.len(), 1, "{first:#}");
@@ -148,7 +148,7 @@ fn schedule_runs_each_instant_once() {
         "windows end 17:10 .. 18:00"
     );
     assert_eq!(runs_of(&second, BUILTIN_BRUTE_FORCE).len(), 2);
-    assert_eq!(second["summary"]["runs"], 6 + 2 + 6, "{second:#}");
+    assert_eq!(second["summary"]["runs"], 6 + 2 + 9, "{second:#}");
     let alerts = second["alerts"].as_array().unwrap();
     assert_eq!(alerts.len(), 1, "{second:#}");
     assert_eq!(alerts[0]["ruleId"], BUILTIN_BRUTE_FORCE);
@@ -159,7 +159,7 @@ fn schedule_runs_each_instant_once() {
 
     // Every run is recorded; each rule's alert opened one incident.
     let runs = query(data_dir, "HomesocRuleRuns | count");
-    assert_eq!(runs.scalar_u64(), 12 + 14);
+    assert_eq!(runs.scalar_u64(), 15 + 17);
     let stored_alerts = query(data_dir, "SecurityAlert | count");
     assert_eq!(stored_alerts.scalar_u64(), 2);
     let incidents = run_json(data_dir, &["incidents", "list", "--json"]);

@@ -77,7 +77,7 @@ try {
   log("signed in");
 
   // The demo incidents appear within a minute or two of start.
-  const wanted = [/failed logons from 203\.0\.113\.45/, /Successful logon after repeated failures/, /is a threat-intelligence indicator of Demo honeypot attackers/, /Service Update Service Helper installed/];
+  const wanted = [/failed logons from 203\.0\.113\.45/, /Successful logon after repeated failures/, /matches threat-intelligence address [0-9.]+ of Demo honeypot attackers/, /Service Update Service Helper installed/];
   const deadline = Date.now() + 150_000;
   let queue = "";
   for (;;) {
@@ -246,7 +246,7 @@ try {
   await Promise.all([page.waitForURL(/done=/), page.click("button[aria-label='Pull second-feed']")]);
   assert.match(await page.textContent("main"), /pulled second-feed: 1 added/);
   await page.goto(`${base}/ui/incidents`);
-  assert.match(await page.textContent("#incident-queue"), /198\.51\.100\.77 on HONEYPOT01 is a threat-intelligence indicator of second-feed/);
+  assert.match(await page.textContent("#incident-queue"), /198\.51\.100\.77 on HONEYPOT01 matches threat-intelligence address 198\.51\.100\.77 of second-feed/);
   log("pull now retro-hunts");
 
   // Overview.
