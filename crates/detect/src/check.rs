@@ -81,7 +81,7 @@ pub fn check_rules(set: &RuleSet, engine: &Engine, catalog: &dyn Catalog) -> Vec
             name: None,
             loads: false,
             plans: false,
-            missing_features: match err {
+            missing_features: match err.innermost() {
                 crate::RuleError::SigmaUnsupported { feature, .. } => vec![feature.clone()],
                 _ => Vec::new(),
             },

@@ -43,6 +43,25 @@ pub enum RuleError {
     /// A Sigma rule uses a feature (named) that homesoc does not support.
     #[error("{path}: unsupported Sigma feature: {feature}")]
     SigmaUnsupported { path: PathBuf, feature: String },
+    /// An error of one document of a file that holds several, with the
+    /// document's position (from 1) and its `title` or `name` if it has one.
+    #[error(
+        "{source} (in document {document} of {documents}{})",
+        title_suffix(title)
+    )]
+    InDocument {
+        document: usize,
+        documents: usize,
+        title: Option<String>,
+        source: Box<RuleError>,
+    },
+}
+
+fn title_suffix(title: &Option<String>) -> String {
+    match title {
+        Some(title) => format!(", `{title}`"),
+        None => String::new(),
+    }
 }
 
 impl RuleError {
@@ -57,6 +76,16 @@ impl RuleError {
             | RuleError::DuplicateId { path, .. }
             | RuleError::Sigma { path, .. }
             | RuleError::SigmaUnsupported { path, .. } => path,
+            RuleError::InDocument { source, .. } => source.path(),
+        }
+    }
+
+    /// Returns the error itself, or for an error of one document of a
+    /// file, the error inside.
+    pub fn innermost(&self) -> &RuleError {
+        match self {
+            RuleError::InDocument { source, .. } => source.innermost(),
+            other => other,
         }
     }
 }

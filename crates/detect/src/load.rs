@@ -92,21 +92,24 @@ pub fn load_rules(paths: &[PathBuf]) -> RuleSet {
                 continue;
             }
         };
-        for map in documents {
+        let count = documents.len();
+        for (index, map) in documents.into_iter().enumerate() {
             if crate::sigma::correlation::is_correlation(&map) {
-                correlations.push((file.clone(), map));
+                correlations.push((file.clone(), map, index, count));
                 continue;
             }
             match rule_from_map(&map, &file) {
                 Ok(rule) => add(&mut set, rule),
-                Err(err) => set.errors.push(err),
+                Err(err) => set.errors.push(in_document(err, &map, index, count)),
             }
         }
     }
     let mut silent = BTreeSet::new();
     let mut generating = BTreeSet::new();
-    for (file, map) in correlations {
-        match crate::sigma::load_correlation(&map, &file, &set.rules) {
+    for (file, map, index, count) in correlations {
+        match crate::sigma::load_correlation(&map, &file, &set.rules)
+            .map_err(|err| in_document(err, &map, index, count))
+        {
             Ok((rule, bases, generate)) => {
                 if generate {
                     generating.extend(bases);
@@ -133,6 +136,24 @@ pub fn load_rules(paths: &[PathBuf]) -> RuleSet {
     // Stable: the documents of one file keep their order.
     set.rules.sort_by(|a, b| a.source.cmp(&b.source));
     set
+}
+
+/// Names the document of a multi-document file that an error is about;
+/// errors of single-document files stay as they are.
+fn in_document(err: RuleError, map: &Map<String, Value>, index: usize, count: usize) -> RuleError {
+    if count < 2 {
+        return err;
+    }
+    let title = ["title", "name"]
+        .iter()
+        .find_map(|key| map.get(*key).and_then(Value::as_str))
+        .map(str::to_string);
+    RuleError::InDocument {
+        document: index + 1,
+        documents: count,
+        title,
+        source: Box::new(err),
+    }
 }
 
 /// Reads the YAML documents of one rule file. A file may hold several

@@ -214,3 +214,27 @@ fn folder_reports_bad_and_duplicate_rules() {
         set.errors[1]
     );
 }
+
+#[test]
+fn multi_document_error_names_document() {
+    let folder = tempfile::tempdir().unwrap();
+    let second = LOOSE_RULE
+        .replace("11111111", "22222222")
+        .replace("name: Loose rule", "name: Second rule")
+        .replace("severity: high", "severity: extreme");
+    let text = format!("{LOOSE_RULE}\n---\n{second}");
+    std::fs::write(folder.path().join("pair.yaml"), text).unwrap();
+
+    let set = detect::load_rules(&[folder.path().to_path_buf()]);
+    assert_eq!(set.rules.len(), 1, "{:?}", set.errors);
+    assert_eq!(set.errors.len(), 1, "{:?}", set.errors);
+    let error = &set.errors[0];
+    assert!(error.path().ends_with("pair.yaml"), "{error}");
+    assert!(
+        matches!(error.innermost(), RuleError::InvalidValue { key, .. } if key == "severity"),
+        "{error:?}"
+    );
+    let message = error.to_string();
+    assert!(message.contains("in document 2 of 2"), "{message}");
+    assert!(message.contains("`Second rule`"), "{message}");
+}
