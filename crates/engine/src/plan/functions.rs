@@ -94,6 +94,7 @@ pub(crate) const SCALAR_FUNCTIONS: &[&str] = &[
     "tohex",
     "column_names_of",
     "pack_all",
+    "estimate_data_size",
     "bag_pack_columns",
     "toscalar",
     "ingestion_time",
@@ -252,6 +253,22 @@ impl Planner<'_> {
                     return Ok(Typed::new(super::column_expr(&column.name), column.ty));
                 }
                 return self.plan_expr(args[1], input);
+            }
+            "estimate_data_size" => {
+                self.arity(call, 1, usize::MAX)?;
+                let mut values = Vec::new();
+                for arg in &args {
+                    if matches!(arg.kind, ExprKind::Star) {
+                        values.extend(
+                            input.columns.iter().map(|column| {
+                                Typed::new(super::column_expr(&column.name), column.ty)
+                            }),
+                        );
+                    } else {
+                        values.push(self.plan_expr(arg, input)?);
+                    }
+                }
+                return Ok(estimate_data_size(values));
             }
             "pack_all" => {
                 self.arity(call, 0, 1)?;
@@ -1145,6 +1162,32 @@ fn assert(condition: Expr, message: Expr) -> Expr {
         body,
         vec![condition, message],
     )
+}
+
+/// `estimate_data_size(values)`: the bytes of the values, with 1 for a
+/// bool, 4 for an int, 8 for a long, real, datetime or timespan, 16 for a
+/// decimal or guid, and the UTF-8 length of strings and of dynamic values'
+/// JSON text. Null values count 0.
+fn estimate_data_size(values: Vec<Typed>) -> Typed {
+    let sizes = values.into_iter().map(|value| {
+        let size = match value.ty {
+            KqlType::Bool => lit(1i64),
+            KqlType::Int => lit(4i64),
+            KqlType::Long | KqlType::Real | KqlType::Datetime | KqlType::Timespan => lit(8i64),
+            KqlType::Decimal | KqlType::Guid => lit(16i64),
+            KqlType::String | KqlType::Dynamic => {
+                cast(df::octet_length(value.expr.clone()), DataType::Int64)
+            }
+        };
+        df::coalesce(vec![
+            when(value.expr.is_not_null(), size)
+                .end()
+                .unwrap_or_else(|_| lit(0i64)),
+            lit(0i64),
+        ])
+    });
+    let total = sizes.reduce(|a, b| a + b).unwrap_or_else(|| lit(0i64));
+    Typed::new(total, KqlType::Long)
 }
 
 /// `tohex(value [, min_length])`: lowercase hex digits of a long, negative

@@ -8,6 +8,9 @@
 //! returns. Unnamed columns are named `{function}_{argument}_{key}`
 //! (`series_stats_x_min`) when the first argument is a column, and
 //! `{function}_{key}` otherwise.
+//!
+//! `array_sort_asc` and `array_sort_desc` of two or more arrays also give
+//! one column per array, named `{argument}_sorted`.
 
 use std::borrow::Cow;
 
@@ -27,6 +30,61 @@ fn multi_output_call(expr: &ast::Expr) -> Option<(&ast::Call, &'static MultiOutp
     Some((call, multi_output_function(&call.name.name)?))
 }
 
+/// The arrays of an `array_sort_asc` or `array_sort_desc` call that sorts
+/// two or more arrays (a trailing `true` or `false` is `nulls_last`).
+fn sorted_arrays(expr: &ast::Expr) -> Option<&[ast::Arg]> {
+    let ExprKind::Call(call) = &strip_parens(expr).kind else {
+        return None;
+    };
+    if !matches!(
+        call.name.name.as_str(),
+        "array_sort_asc" | "array_sort_desc"
+    ) {
+        return None;
+    }
+    let arrays = match call.args.last().map(|arg| &arg.value.kind) {
+        Some(ExprKind::Literal(Literal::Bool(_))) => &call.args[..call.args.len() - 1],
+        _ => &call.args[..],
+    };
+    (arrays.len() >= 2).then_some(arrays)
+}
+
+/// Expands `array_sort_asc(a, b)` into one column per array, named
+/// `a_sorted`, `b_sorted` (`array2_sorted` for an argument that is not a
+/// name), each reading its array of the function's array of results.
+fn expand_sorted_arrays(item: &ast::NamedExpr, arrays: &[ast::Arg], out: &mut Vec<ast::NamedExpr>) {
+    let span = item.expr.span;
+    for (position, arg) in arrays.iter().enumerate() {
+        let index = ast::Expr {
+            kind: ExprKind::Literal(Literal::Long(position as i64)),
+            span,
+        };
+        let expr = ast::Expr {
+            kind: ExprKind::Index {
+                target: Box::new(item.expr.clone()),
+                index: Box::new(index),
+            },
+            span,
+        };
+        let name = match (item.names.get(position), &arg.value.kind) {
+            (Some(name), _) => name.clone(),
+            (None, ExprKind::Name(ident)) => ast::Ident {
+                name: format!("{}_sorted", ident.name),
+                span,
+            },
+            (None, _) => ast::Ident {
+                name: format!("array{}_sorted", position + 1),
+                span,
+            },
+        };
+        out.push(ast::NamedExpr {
+            names: vec![name],
+            expr,
+            span: item.span,
+        });
+    }
+}
+
 /// Returns `items` with every call of a multi-column function replaced by
 /// one item per column (see the module documentation).
 pub(super) fn expand_multi_output(
@@ -34,12 +92,16 @@ pub(super) fn expand_multi_output(
 ) -> Result<Cow<'_, [ast::NamedExpr]>, EngineError> {
     if !items
         .iter()
-        .any(|item| multi_output_call(&item.expr).is_some())
+        .any(|item| multi_output_call(&item.expr).is_some() || sorted_arrays(&item.expr).is_some())
     {
         return Ok(Cow::Borrowed(items));
     }
     let mut expanded = Vec::new();
     for item in items {
+        if let Some(arrays) = sorted_arrays(&item.expr) {
+            expand_sorted_arrays(item, arrays, &mut expanded);
+            continue;
+        }
         let Some((call, function)) = multi_output_call(&item.expr) else {
             expanded.push(item.clone());
             continue;
