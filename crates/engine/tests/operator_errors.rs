@@ -63,9 +63,18 @@ fn pivot_limits_column_count() {
 
 #[test]
 fn unknown_plugin_is_named() {
-    let message = error_of("print x = 1 | evaluate schema_merge()");
+    let message = error_of("print x = 1 | evaluate sql_request('Server=x', 'select 1')");
     assert!(
-        message.contains("`schema_merge` is not supported yet"),
+        message.contains("`sql_request` is not supported yet"),
+        "{message}"
+    );
+}
+
+#[test]
+fn schema_merge_needs_getschema_columns() {
+    let message = error_of("print a = 1 | evaluate schema_merge()");
+    assert!(
+        message.contains("needs a `ColumnName` column of type string"),
         "{message}"
     );
 }

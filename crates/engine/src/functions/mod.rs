@@ -21,6 +21,7 @@ pub mod parse_kv;
 pub mod patterns;
 pub mod percentile;
 pub mod rows;
+pub mod schema;
 pub mod series;
 pub mod strings;
 pub mod text;
@@ -81,6 +82,7 @@ pub fn json_functions() -> impl Iterator<Item = &'static JsonFunction> {
         .chain(series::SERIES_FUNCTIONS)
         .chain(decompose::DECOMPOSE_FUNCTIONS)
         .chain(patterns::PATTERN_FUNCTIONS)
+        .chain(schema::SCHEMA_FUNCTIONS)
         .chain(math::MATH_FUNCTIONS)
         .chain(codec::CODEC_FUNCTIONS)
         .chain(digest::DIGEST_FUNCTIONS)

@@ -1,4 +1,5 @@
-//! `evaluate` plugins: `bag_unpack`, `pivot` and `rows_near`; the IP
+//! `evaluate` plugins: `bag_unpack`, `pivot`, `rows_near` and
+//! `schema_merge`; the IP
 //! lookups are in [`super::ip_lookup`] and `rolling_percentile` in
 //! [`super::rolling`].
 //!
@@ -66,6 +67,7 @@ impl Planner<'_> {
             "pivot" => self.plan_pivot(input, &evaluate.call, span),
             "rows_near" => self.plan_rows_near(input, &evaluate.call),
             "rolling_percentile" => self.plan_rolling_percentile(input, &evaluate.call),
+            "schema_merge" => self.plan_schema_merge(input, &evaluate.call),
             "ipv4_lookup" => self.plan_ip_lookup(input, &evaluate.call, Family::V4),
             "ipv6_lookup" => self.plan_ip_lookup(input, &evaluate.call, Family::V6),
             _ => Err(EngineError::not_supported(
@@ -74,10 +76,81 @@ impl Planner<'_> {
                     evaluate.call.name.span,
                 )
                 .with_help(
-                    "homesoc supports the plugins bag_unpack, pivot, rows_near, rolling_percentile, ipv4_lookup and ipv6_lookup",
+                    "homesoc supports the plugins bag_unpack, pivot, rows_near, rolling_percentile, ipv4_lookup, ipv6_lookup and schema_merge",
                 ),
             )),
         }
+    }
+
+    /// Plans `schema_merge([PreserveOrder = true])` over the output of
+    /// `getschema` for one or more tables (see
+    /// [`crate::functions::schema`]).
+    fn plan_schema_merge(
+        &mut self,
+        input: Relation,
+        call: &ast::Call,
+    ) -> Result<Relation, EngineError> {
+        self.arity(call, 0, 1)?;
+        let span = call.span;
+        let preserve = match call.args.first() {
+            Some(arg) => {
+                if let Some(name) = &arg.name
+                    && name.name != "PreserveOrder"
+                {
+                    return Err(EngineError::semantic(
+                        Diagnostic::new(
+                            format!("unknown argument `{}` of `schema_merge`", name.name),
+                            name.span,
+                        )
+                        .with_help("schema_merge takes PreserveOrder = true or false"),
+                    ));
+                }
+                arg.value.clone()
+            }
+            None => super::syntax::literal(Literal::Bool(true), span),
+        };
+        for (name, ty) in [
+            ("ColumnName", KqlType::String),
+            ("ColumnOrdinal", KqlType::Int),
+            ("DataType", KqlType::String),
+            ("ColumnType", KqlType::String),
+        ] {
+            if input.column(name).map(|c| c.ty) != Some(ty) {
+                return Err(EngineError::semantic(
+                    Diagnostic::new(
+                        format!("`schema_merge` needs a `{name}` column of type {ty}"),
+                        call.name.span,
+                    )
+                    .with_help("give it the output of `getschema`, as in union (T1 | getschema), (T2 | getschema) | evaluate schema_merge()"),
+                ));
+            }
+        }
+        let row = call_expr(
+            "pack_array",
+            ["ColumnName", "ColumnOrdinal", "DataType", "ColumnType"]
+                .iter()
+                .map(|name| super::syntax::name_expr(name, span))
+                .collect(),
+            span,
+        );
+        let steps = super::syntax::whole_input_steps(
+            row,
+            super::reduce::MAX_VALUES,
+            "__schema_merge",
+            vec![preserve],
+            &[
+                ("ColumnName", "tostring"),
+                ("ColumnOrdinal", "toint"),
+                ("DataType", "tostring"),
+                ("ColumnType", "tostring"),
+            ],
+            span,
+        );
+        let mut relation = input;
+        for kind in steps {
+            relation = self.plan_operator(relation, &ast::Operator { kind, span })?;
+        }
+        Ok(relation)
     }
 
     /// Plans `rows_near(condition, rows [, rows_after])`: the rows within

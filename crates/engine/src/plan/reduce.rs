@@ -6,42 +6,16 @@
 //! [`crate::functions::patterns`] over that list, and an `mv-expand` with
 //! one row per pattern.
 
-use kql::ast::{self, ExprKind, Literal, Operator, OperatorKind, Summarize};
+use kql::ast::{self, Literal, Operator};
 use kql::{Diagnostic, Span};
 
-use super::syntax::{call_expr, name_expr, named};
+use super::syntax::{call_expr, literal, whole_input_steps};
 use super::{Planner, Relation};
 use crate::error::EngineError;
 
 /// The maximum number of values `reduce` reads, the default `make_list`
 /// limit. NOTE: rows beyond it take no part in the patterns.
-const MAX_VALUES: i64 = 1_048_576;
-
-const VALUES: &str = "__reduce_values";
-const PATTERNS: &str = "__reduce_patterns";
-const PATTERN: &str = "__reduce_pattern";
-
-fn literal(value: Literal, span: Span) -> ast::Expr {
-    ast::Expr {
-        kind: ExprKind::Literal(value),
-        span,
-    }
-}
-
-fn operator(kind: OperatorKind, span: Span) -> Operator {
-    Operator { kind, span }
-}
-
-/// Reads `pattern[index]` of the current pattern row.
-fn pattern_part(index: i64, span: Span) -> ast::Expr {
-    ast::Expr {
-        kind: ExprKind::Index {
-            target: Box::new(name_expr(PATTERN, span)),
-            index: Box::new(literal(Literal::Long(index), span)),
-        },
-        span,
-    }
-}
+pub(super) const MAX_VALUES: i64 = 1_048_576;
 
 impl Planner<'_> {
     pub(crate) fn plan_reduce(
@@ -90,49 +64,21 @@ impl Planner<'_> {
         };
 
         let text = call_expr("tostring", vec![reduce.by.clone()], reduce.by.span);
-        let list = call_expr(
-            "make_list",
-            vec![text, literal(Literal::Long(MAX_VALUES), span)],
-            span,
-        );
-        let patterns = call_expr(
+        let steps = whole_input_steps(
+            text,
+            MAX_VALUES,
             "__reduce_patterns",
-            vec![name_expr(VALUES, span), threshold, characters],
+            vec![threshold, characters],
+            &[
+                ("Pattern", "tostring"),
+                ("Count", "tolong"),
+                ("Representative", "tostring"),
+            ],
             span,
         );
-        let steps = [
-            OperatorKind::Summarize(Summarize {
-                aggregates: vec![named(list, Some(VALUES))],
-                by: Vec::new(),
-            }),
-            OperatorKind::Extend(vec![named(patterns, Some(PATTERNS))]),
-            OperatorKind::MvExpand(ast::MvExpand {
-                bag_expansion: None,
-                with_item_index: None,
-                columns: vec![ast::MvExpandColumn {
-                    expr: named(name_expr(PATTERNS, span), Some(PATTERN)),
-                    to_type: None,
-                }],
-                limit: None,
-            }),
-            OperatorKind::Project(vec![
-                named(
-                    call_expr("tostring", vec![pattern_part(0, span)], span),
-                    Some("Pattern"),
-                ),
-                named(
-                    call_expr("tolong", vec![pattern_part(1, span)], span),
-                    Some("Count"),
-                ),
-                named(
-                    call_expr("tostring", vec![pattern_part(2, span)], span),
-                    Some("Representative"),
-                ),
-            ]),
-        ];
         let mut relation = input;
         for kind in steps {
-            relation = self.plan_operator(relation, &operator(kind, span))?;
+            relation = self.plan_operator(relation, &Operator { kind, span })?;
         }
         Ok(relation)
     }
