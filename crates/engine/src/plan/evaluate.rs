@@ -68,6 +68,7 @@ impl Planner<'_> {
             "rows_near" => self.plan_rows_near(input, &evaluate.call),
             "rolling_percentile" => self.plan_rolling_percentile(input, &evaluate.call),
             "schema_merge" => self.plan_schema_merge(input, &evaluate.call),
+            "activity_counts_metrics" => self.plan_activity_counts(input, &evaluate.call),
             "ipv4_lookup" => self.plan_ip_lookup(input, &evaluate.call, Family::V4),
             "ipv6_lookup" => self.plan_ip_lookup(input, &evaluate.call, Family::V6),
             _ => Err(EngineError::not_supported(
@@ -76,10 +77,88 @@ impl Planner<'_> {
                     evaluate.call.name.span,
                 )
                 .with_help(
-                    "homesoc supports the plugins bag_unpack, pivot, rows_near, rolling_percentile, ipv4_lookup, ipv6_lookup and schema_merge",
+                    "homesoc supports the plugins bag_unpack, pivot, rows_near, rolling_percentile, ipv4_lookup, ipv6_lookup, schema_merge and activity_counts_metrics",
                 ),
             )),
         }
+    }
+
+    /// Plans `activity_counts_metrics(IdColumn, TimelineColumn, Start, End,
+    /// Window [, Dimension, ...])`: per window from `Start` to `End` (and
+    /// dimension values), the rows, the distinct ids, the ids not seen in an
+    /// earlier window, and the distinct ids since `Start`. Windows without
+    /// rows get no output row.
+    fn plan_activity_counts(
+        &mut self,
+        input: Relation,
+        call: &ast::Call,
+    ) -> Result<Relation, EngineError> {
+        self.arity(call, 5, usize::MAX)?;
+        let mut columns = Vec::new();
+        for (position, arg) in call.args.iter().enumerate() {
+            if (2..5).contains(&position) {
+                continue;
+            }
+            let ExprKind::Name(ident) = &arg.value.kind else {
+                return Err(EngineError::semantic(Diagnostic::new(
+                    "`activity_counts_metrics` expects a column name here",
+                    arg.value.span,
+                )));
+            };
+            if input.column(&ident.name).is_none() {
+                let names: Vec<&str> = input.columns.iter().map(|c| c.name.as_str()).collect();
+                return Err(super::unknown_name("column", ident, &names));
+            }
+            if ident.name.contains(['\'', '\\']) {
+                return Err(EngineError::not_supported(Diagnostic::new(
+                    "`activity_counts_metrics` does not accept column names with quotes or backslashes",
+                    ident.span,
+                )));
+            }
+            columns.push(format!("['{}']", ident.name));
+        }
+        let (id, time, dimensions) = (&columns[0], &columns[1], &columns[2..]);
+        let by = |prefix: &str| -> String {
+            dimensions
+                .iter()
+                .map(|d| format!("{prefix}{d}"))
+                .collect::<String>()
+        };
+        let restart = if dimensions.is_empty() {
+            "false".to_string()
+        } else {
+            dimensions
+                .iter()
+                .map(|d| format!("{d} != prev({d})"))
+                .collect::<Vec<_>>()
+                .join(" or ")
+        };
+        let dims_project = by(", ");
+        let template = format!(
+            "let __acm_rows = __acm_input
+                | project __acm_id = tostring({id}), __acm_bin = bin_at({time}, __acm_window, __acm_start){dims_project}
+                | where __acm_bin >= __acm_start and __acm_bin <= __acm_end;
+            let __acm_new = __acm_rows
+                | summarize __acm_first = min(__acm_bin) by __acm_id{dims_project}
+                | summarize new_dcount = count() by __acm_bin = __acm_first{dims_project};
+            __acm_rows
+            | summarize ['count'] = count(), dcount = dcount(__acm_id) by __acm_bin{dims_project}
+            | lookup kind=leftouter __acm_new on __acm_bin{dims_project}
+            | extend new_dcount = coalesce(new_dcount, 0)
+            | sort by {sort}__acm_bin asc
+            | extend aggregated_dcount = row_cumsum(new_dcount, {restart})
+            | project {time} = __acm_bin{dims_project}, ['count'], dcount, new_dcount, aggregated_dcount",
+            sort = dimensions
+                .iter()
+                .map(|d| format!("{d} asc, "))
+                .collect::<String>(),
+        );
+        let arguments = [
+            ("__acm_start", &call.args[2].value),
+            ("__acm_end", &call.args[3].value),
+            ("__acm_window", &call.args[4].value),
+        ];
+        self.plan_template(&template, "__acm_input", input, &arguments, call.span)
     }
 
     /// Plans `schema_merge([PreserveOrder = true])` over the output of

@@ -352,6 +352,58 @@ impl<'a> Planner<'a> {
         Ok(())
     }
 
+    /// Plans a query that the planner wrote in KQL (`let` statements and a
+    /// body), with `input` bound to the name `input_name` and each argument
+    /// bound to its name as a scalar planned in the caller's scopes.
+    /// Errors point at `span`, the operator that the template implements,
+    /// because the template's own text is not the user's query.
+    pub(crate) fn plan_template(
+        &mut self,
+        text: &str,
+        input_name: &str,
+        input: Relation,
+        arguments: &[(&str, &ast::Expr)],
+        span: Span,
+    ) -> Result<Relation, EngineError> {
+        let query = kql::parse(text).map_err(|diagnostic| {
+            EngineError::Internal(format!(
+                "a planner template does not parse: {}",
+                diagnostic.message
+            ))
+        })?;
+        let mut scope = HashMap::new();
+        scope.insert(input_name.to_string(), Binding::Relation(input));
+        for (name, expr) in arguments {
+            scope.insert(
+                name.to_string(),
+                Binding::Argument {
+                    expr: (*expr).clone(),
+                    scope_depth: self.scopes.len(),
+                },
+            );
+        }
+        self.scopes.push(scope);
+        for statement in &query.statements {
+            self.declare(statement);
+        }
+        let result = match &query.body {
+            Some(body) => self.plan_tabular(body),
+            None => Err(EngineError::Internal(
+                "a planner template has no body".to_string(),
+            )),
+        };
+        self.scopes.pop();
+        result.map_err(|error| match error {
+            EngineError::Semantic(diagnostic) => {
+                EngineError::Semantic(Diagnostic { span, ..diagnostic })
+            }
+            EngineError::NotSupported(diagnostic) => {
+                EngineError::NotSupported(Diagnostic { span, ..diagnostic })
+            }
+            other => other,
+        })
+    }
+
     pub(crate) fn leave_function(&mut self) {
         self.scopes.pop();
         self.leave_expansion();
