@@ -43,7 +43,7 @@ pub enum RuleError {
     /// A Sigma rule uses a feature (named) that homesoc does not support.
     #[error("{path}: unsupported Sigma feature: {feature}")]
     SigmaUnsupported { path: PathBuf, feature: String },
-    /// An error of one document of a file that holds several, with the
+    /// An error of one document of a file that contains several, with the
     /// document's position (from 1) and its `title` or `name` if it has one.
     #[error(
         "{source} (in document {document} of {documents}{})",

@@ -1164,10 +1164,10 @@ fn assert(condition: Expr, message: Expr) -> Expr {
     )
 }
 
-/// `estimate_data_size(values)`: the bytes of the values, with 1 for a
-/// bool, 4 for an int, 8 for a long, real, datetime or timespan, 16 for a
-/// decimal or guid, and the UTF-8 length of strings and of dynamic values'
-/// JSON text. Null values count 0.
+/// `estimate_data_size(values)`: the sum of the values' sizes in bytes.
+/// A bool counts 1, an int 4, a long, real, datetime or timespan 8, a
+/// decimal or guid 16, and strings and dynamic values their UTF-8 length
+/// (of the JSON text for dynamic). Null values count 0.
 fn estimate_data_size(values: Vec<Typed>) -> Typed {
     let sizes = values.into_iter().map(|value| {
         let size = match value.ty {

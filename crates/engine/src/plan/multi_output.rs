@@ -30,8 +30,9 @@ fn multi_output_call(expr: &ast::Expr) -> Option<(&ast::Call, &'static MultiOutp
     Some((call, multi_output_function(&call.name.name)?))
 }
 
-/// The arrays of an `array_sort_asc` or `array_sort_desc` call that sorts
-/// two or more arrays (a trailing `true` or `false` is `nulls_last`).
+/// Returns the arrays of an `array_sort_asc` or `array_sort_desc` call
+/// that sorts two or more arrays (a trailing `true` or `false` is
+/// `nulls_last`).
 fn sorted_arrays(expr: &ast::Expr) -> Option<&[ast::Arg]> {
     let ExprKind::Call(call) = &strip_parens(expr).kind else {
         return None;
