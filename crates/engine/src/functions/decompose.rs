@@ -14,9 +14,9 @@
 //! Period detection: a candidate period `p` scores the Pearson
 //! correlation of the series with itself shifted by `p`. Candidates run
 //! from 4 to a quarter of the series length, so a period must repeat at
-//! least four times. The best score wins when it reaches the threshold;
-//! a divisor of the winner with at least 0.9 of its score is preferred,
-//! so that twice the period does not win over the period itself.
+//! least four times. The best score wins when it reaches the threshold.
+//! A divisor of the winner with at least 0.9 of its score is preferred, so
+//! that twice the period does not win over the period itself.
 //! NOTE: Kusto's `series_periods_detect` is not published; this rule
 //! gives the periods of the reference examples.
 

@@ -225,11 +225,7 @@ impl Planner<'_> {
             ],
             span,
         );
-        let mut relation = input;
-        for kind in steps {
-            relation = self.plan_operator(relation, &ast::Operator { kind, span })?;
-        }
-        Ok(relation)
+        self.plan_steps(input, steps, span)
     }
 
     /// Plans `rows_near(condition, rows [, rows_after])`: the rows within

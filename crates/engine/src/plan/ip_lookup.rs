@@ -13,14 +13,16 @@
 //! with empty lookup columns: the input gets a hidden row number, and a
 //! left anti join on it finds the rows the inner join left out.
 
-use datafusion::common::{NullEquality, ScalarValue};
+use datafusion::common::NullEquality;
 use datafusion::functions_window::expr_fn::row_number;
 use datafusion::logical_expr::{Expr, JoinType, LogicalPlanBuilder, cast, lit};
 use kql::ast::{self, Literal};
 use kql::{Diagnostic, KqlType};
 
 use super::syntax::{call_expr, name_expr};
-use super::{Column, Planner, Relation, column_expr, column_exprs, physical_type, project};
+use super::{
+    Column, Planner, Relation, column_expr, column_exprs, empty_value, physical_type, project,
+};
 use crate::error::EngineError;
 
 const ROW: &str = "__ip_lookup_row";
@@ -291,12 +293,8 @@ impl Planner<'_> {
             .map(|c| {
                 let expr = if input.column(&c.name).is_some() {
                     column_expr(&c.name)
-                } else if c.ty == KqlType::String {
-                    lit("")
                 } else {
-                    let null =
-                        ScalarValue::try_from(&physical_type(c.ty)).map_err(EngineError::plan)?;
-                    cast(lit(null), physical_type(c.ty))
+                    empty_value(c.ty)?
                 };
                 Ok(expr.alias(&c.name))
             })

@@ -149,6 +149,21 @@ pub(crate) fn project_unqualified(
     datafusion::logical_expr::LogicalPlanBuilder::from(plan).project_with_validation(exprs)
 }
 
+/// Returns the value of a column that a row has no value for, as an
+/// outer join or an extra row needs: an empty string for strings (KQL
+/// strings are never null), null of the column's type otherwise.
+pub(crate) fn empty_value(ty: KqlType) -> Result<Expr, EngineError> {
+    if ty == KqlType::String {
+        return Ok(datafusion::logical_expr::lit(""));
+    }
+    let null =
+        datafusion::common::ScalarValue::try_from(&physical_type(ty)).map_err(EngineError::plan)?;
+    Ok(datafusion::logical_expr::cast(
+        datafusion::logical_expr::lit(null),
+        physical_type(ty),
+    ))
+}
+
 /// Keeps `columns` of `input`, in the given order.
 pub(crate) fn select(input: Relation, columns: Vec<Column>) -> Result<Relation, EngineError> {
     project(input.plan, column_exprs(&columns), columns)

@@ -6,7 +6,7 @@
 //! [`crate::functions::patterns`] over that list, and an `mv-expand` with
 //! one row per pattern.
 
-use kql::ast::{self, Literal, Operator};
+use kql::ast::{self, Literal};
 use kql::{Diagnostic, Span};
 
 use super::syntax::{call_expr, literal, whole_input_steps};
@@ -76,10 +76,6 @@ impl Planner<'_> {
             ],
             span,
         );
-        let mut relation = input;
-        for kind in steps {
-            relation = self.plan_operator(relation, &Operator { kind, span })?;
-        }
-        Ok(relation)
+        self.plan_steps(input, steps, span)
     }
 }

@@ -41,6 +41,21 @@ impl Planner<'_> {
         Ok(relation)
     }
 
+    /// Plans operators that the planner built in place of one operator of
+    /// the query, in order, each at that operator's `span`.
+    pub(super) fn plan_steps(
+        &mut self,
+        input: Relation,
+        steps: Vec<OperatorKind>,
+        span: Span,
+    ) -> Result<Relation, EngineError> {
+        let mut relation = input;
+        for kind in steps {
+            relation = self.plan_operator(relation, &ast::Operator { kind, span })?;
+        }
+        Ok(relation)
+    }
+
     fn plan_source(&mut self, source: &Source, span: Span) -> Result<Relation, EngineError> {
         match source {
             Source::Table(ident) => self.plan_table_name(ident),

@@ -18,9 +18,9 @@
 //! passes the rows of the kept groups to the next level. Join keys match
 //! null to null, so a null value is a group like any other.
 
-use datafusion::common::{NullEquality, ScalarValue};
+use datafusion::common::NullEquality;
 use datafusion::functions_window::expr_fn::row_number;
-use datafusion::logical_expr::{Expr, ExprFunctionExt, JoinType, LogicalPlanBuilder, cast, lit};
+use datafusion::logical_expr::{Expr, ExprFunctionExt, JoinType, LogicalPlanBuilder, lit};
 use kql::ast::{self, Summarize, TopNestedLevel};
 use kql::{Diagnostic, KqlType, Span};
 use std::collections::HashSet;
@@ -29,7 +29,7 @@ use super::expr::coerce_to;
 use super::serialize::with_windows;
 use super::summarize::{default_key_name, unique_name};
 use super::syntax::{name_expr, named};
-use super::{Column, Planner, Relation, column_expr, column_exprs, physical_type, project};
+use super::{Column, Planner, Relation, column_expr, column_exprs, empty_value, project};
 use crate::error::EngineError;
 
 /// Returns the hidden column that contains the `of` value of `level`.
@@ -297,14 +297,4 @@ fn output_columns(
         }
     }
     project(relation.plan, exprs, columns)
-}
-
-/// Returns the value of a column that a row has no value for: an empty
-/// string for strings, null otherwise.
-fn empty_value(ty: KqlType) -> Result<Expr, EngineError> {
-    if ty == KqlType::String {
-        return Ok(lit(""));
-    }
-    let null = ScalarValue::try_from(&physical_type(ty)).map_err(EngineError::plan)?;
-    Ok(cast(lit(null), physical_type(ty)))
 }
